@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfdpfair import data, models
+from tfdpfair.privacy import DPConfig, compute_epsilon
+from tfdpfair.training import TrainConfig, evaluate_accuracy, train_classifier
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", "train"), data.load("digits", "test")
+
+
+def _fit(digits, dp, *, epochs=8, **kw):
+    train, test = digits
+    tf.keras.utils.set_random_seed(0)
+    model = models.get("mlp", input_shape=(8, 8, 1), num_classes=10, hidden_units=(32,))
+    run = train_classifier(model, train.as_float(), train.y, dp=dp,
+                           train=TrainConfig(batch_size=64, epochs=epochs, learning_rate=0.5), verbose=0, **kw)
+    return model, run, evaluate_accuracy(model, test.as_float(), test.y)
+
+
+def test_private_and_non_private_training_learn(digits):
+    _, public, public_acc = _fit(digits, DPConfig().disabled())
+    _, private, private_acc = _fit(digits, DPConfig(l2_norm_clip=1.0, noise_multiplier=0.8))
+    assert public.privacy is None
+    assert private.privacy.steps == 8 * (len(digits[0]) // 64)
+    assert public_acc > 0.85
+    assert private_acc > 0.5  # chance is 0.1
+    assert private.privacy.epsilon > 0
+
+
+def test_resume_continues_training_and_the_accountant(digits, tmp_path):
+    dp = DPConfig(l2_norm_clip=1.0, noise_multiplier=0.8)
+    _fit(digits, dp, epochs=2, checkpoint_dir=tmp_path)
+    _, resumed, _ = _fit(digits, dp, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    spe = len(digits[0]) // 64
+    assert resumed.steps == 3 * spe == resumed.privacy.steps
+    assert len(resumed.history["epsilon"]) == 3
+    assert resumed.privacy.epsilon == pytest.approx(
+        compute_epsilon(sampling_rate=64 / len(digits[0]), noise_multiplier=0.8, steps=3 * spe, delta=1e-5))
+
+
+def test_resume_without_checkpoint_fails(digits, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        _fit(digits, DPConfig(), epochs=1, checkpoint_dir=tmp_path / "none", resume=True)
+
+
+@pytest.mark.parametrize("kwargs", [dict(batch_size=0), dict(epochs=0), dict(learning_rate=0.0),
+                                    dict(optimizer="rmsprop"), dict(backend="opacus")])
+def test_train_config_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError):
+        TrainConfig(**kwargs)
+
+
+def test_evaluate_accuracy_counts_argmax_hits():
+    model = models.get("logistic", input_shape=(1, 1, 1), num_classes=2)
+    model.set_weights([np.array([[1.0, -1.0]]), np.zeros(2)])
+    x = np.array([1.0, -1.0, 2.0, -3.0]).reshape(4, 1, 1, 1)
+    assert evaluate_accuracy(model, x, np.array([0, 1, 1, 1])) == 0.75

@@ -1,0 +1,1 @@
+"""Evaluation: fairness metrics, membership-inference attacks, synthetic-data utility (later issues)."""

@@ -1,0 +1,261 @@
+"""ε accounting for DP-SGD: T Poisson-sampled Gaussian steps, through ``dp_accounting``.
+
+Every ε is available two ways (DESIGN.md):
+
+* ``tight``: the accountant's own (ε, δ) conversion — for RDP, ``dp_accounting``'s
+  ``RdpAccountant.get_epsilon`` (the improved conversion of Canonne et al. / Asoodeh
+  et al.); for PLD, ``PLDAccountant.get_epsilon``.
+* ``classic``: ε = min_α RDP(α) + log(1/δ)/(α − 1) over TF Privacy's classic orders
+  1.1, 1.2, …, 10.9, 12, 13, …, 63. This is the conversion most 2016–2021 papers
+  (and TF Privacy's old ``compute_dp_sgd_privacy``) used; papers' ε values are
+  compared against it.
+
+All functions are pure, keyword-only and import no TensorFlow.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import dp_accounting
+import numpy as np
+from dp_accounting import pld, rdp
+
+ACCOUNTINGS = ("rdp", "pld")
+CONVERSIONS = ("tight", "classic")
+CLASSIC_RDP_ORDERS: tuple[float, ...] = tuple(
+    [1 + x / 10.0 for x in range(1, 100)] + [float(a) for a in range(12, 64)]
+)
+# σ above this is treated as "no finite noise reaches the target" by the calibration.
+MAX_NOISE_MULTIPLIER = 1e4
+
+
+class PrivacyConfigError(ValueError):
+    """Invalid accounting parameters; the message says what is wrong and how to fix it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PrivacySpend:
+    """The privacy cost of a DP-SGD run.
+
+    Attributes:
+      epsilon: ε with the tight conversion of ``accounting``.
+      epsilon_classic: ε with the classic RDP conversion (see module docstring).
+      delta: δ of the guarantee, in (0, 1).
+      noise_multiplier: σ, noise std divided by the clip norm C.
+      sampling_rate: q = expected batch size / number of examples, in (0, 1].
+      steps: number of noisy steps that touched real data.
+      accounting: ``"rdp"`` or ``"pld"``.
+    """
+
+    epsilon: float
+    epsilon_classic: float
+    delta: float
+    noise_multiplier: float
+    sampling_rate: float
+    steps: int
+    accounting: str = "rdp"
+
+    def as_dict(self, setting: str) -> dict:
+        """The ``privacy`` entry of results.json (DESIGN.md)."""
+        return {"setting": setting, **dataclasses.asdict(self)}
+
+
+def _check(*, sampling_rate: float, noise_multiplier: float, steps: int, delta: float) -> None:
+    if not 0.0 < delta < 1.0:
+        raise PrivacyConfigError(f"delta must be in (0, 1), got {delta}; a common choice is 1/N or 1e-5.")
+    if not 0.0 < sampling_rate <= 1.0:
+        raise PrivacyConfigError(
+            f"sampling rate q = batch_size / examples must be in (0, 1], got {sampling_rate:g}; "
+            "use a batch size no larger than the number of examples."
+        )
+    if noise_multiplier < 0 or not math.isfinite(noise_multiplier):
+        raise PrivacyConfigError(f"noise multiplier must be a finite number >= 0, got {noise_multiplier}.")
+    if int(steps) != steps or steps < 0:
+        raise PrivacyConfigError(f"steps must be a non-negative integer, got {steps}.")
+
+
+def _check_choice(value: str, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise PrivacyConfigError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}.")
+
+
+def dp_sgd_event(*, sampling_rate: float, noise_multiplier: float, steps: int) -> dp_accounting.DpEvent:
+    """The DpEvent of ``steps`` Poisson-sampled Gaussian steps (rate q, noise σ)."""
+    return dp_accounting.SelfComposedDpEvent(
+        dp_accounting.PoissonSampledDpEvent(sampling_rate, dp_accounting.GaussianDpEvent(noise_multiplier)),
+        int(steps),
+    )
+
+
+def classic_epsilon_from_rdp(*, orders: Sequence[float], rdp_values: Sequence[float], delta: float) -> float:
+    """ε = min over α of RDP(α) + log(1/δ)/(α − 1) (Mironov 2017, Prop. 3)."""
+    orders_arr = np.asarray(orders, dtype=np.float64)
+    rdp_arr = np.asarray(rdp_values, dtype=np.float64)
+    eps = rdp_arr + math.log(1.0 / delta) / (orders_arr - 1.0)
+    return float(max(np.nanmin(eps), 0.0))
+
+
+class ClassicRdpAccountant(rdp.RdpAccountant):
+    """``RdpAccountant`` whose ε uses the classic conversion over the classic orders."""
+
+    def __init__(self) -> None:
+        super().__init__(orders=list(CLASSIC_RDP_ORDERS))
+
+    def get_epsilon_and_optimal_order(self, target_delta: float):
+        # dp_accounting keeps the composed RDP curve in `_rdp` (pinned at 0.4.3).
+        eps = self._rdp + math.log(1.0 / target_delta) / (self._orders - 1.0)
+        idx = int(np.nanargmin(eps))
+        return float(max(eps[idx], 0.0)), float(self._orders[idx])
+
+    def get_epsilon(self, target_delta: float) -> float:
+        return self.get_epsilon_and_optimal_order(target_delta)[0]
+
+
+def make_accountant(*, accounting: str = "rdp", conversion: str = "tight") -> dp_accounting.PrivacyAccountant:
+    """A fresh ``dp_accounting`` accountant for ``accounting`` × ``conversion``."""
+    _check_choice(accounting, ACCOUNTINGS, "accounting")
+    _check_choice(conversion, CONVERSIONS, "conversion")
+    if conversion == "classic":
+        if accounting != "rdp":
+            raise PrivacyConfigError("the classic conversion is defined for RDP only; use --accounting rdp.")
+        return ClassicRdpAccountant()
+    if accounting == "rdp":
+        return rdp.RdpAccountant()
+    return pld.PLDAccountant()
+
+
+def compute_epsilon(
+    *,
+    sampling_rate: float,
+    noise_multiplier: float,
+    steps: int,
+    delta: float,
+    accounting: str = "rdp",
+    conversion: str = "tight",
+) -> float:
+    """ε after ``steps`` Poisson-sampled Gaussian steps; 0 steps cost ε = 0, σ = 0 costs ∞."""
+    _check(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps, delta=delta)
+    accountant = make_accountant(accounting=accounting, conversion=conversion)
+    if steps == 0:
+        return 0.0
+    if noise_multiplier == 0:
+        return math.inf
+    accountant.compose(dp_sgd_event(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps))
+    return float(accountant.get_epsilon(delta))
+
+
+def privacy_spend(
+    *, sampling_rate: float, noise_multiplier: float, steps: int, delta: float, accounting: str = "rdp"
+) -> PrivacySpend:
+    """Both ε (tight with ``accounting``, and classic RDP) for one DP-SGD run."""
+    kwargs = dict(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps, delta=delta)
+    return PrivacySpend(
+        epsilon=compute_epsilon(**kwargs, accounting=accounting, conversion="tight"),
+        epsilon_classic=compute_epsilon(**kwargs, accounting="rdp", conversion="classic"),
+        delta=delta,
+        noise_multiplier=noise_multiplier,
+        sampling_rate=sampling_rate,
+        steps=int(steps),
+        accounting=accounting,
+    )
+
+
+def steps_from_epochs(*, examples: int, batch_size: int, epochs: float) -> int:
+    """Noisy steps in ``epochs`` passes with fixed batches of ``batch_size``.
+
+    The training pipelines drop the last partial batch, so one epoch is
+    ``examples // batch_size`` steps, each with sampling rate q = batch_size / examples.
+    """
+    if examples <= 0 or batch_size <= 0:
+        raise PrivacyConfigError(f"examples and batch size must be positive, got {examples} and {batch_size}.")
+    if batch_size > examples:
+        raise PrivacyConfigError(
+            f"batch size {batch_size} is larger than the number of examples {examples}; use a smaller batch."
+        )
+    if epochs < 0:
+        raise PrivacyConfigError(f"epochs must be >= 0, got {epochs}.")
+    return int(math.floor(epochs * (examples // batch_size) + 1e-9))
+
+
+def max_steps_within_budget(
+    *,
+    sampling_rate: float,
+    noise_multiplier: float,
+    target_epsilon: float,
+    delta: float,
+    accounting: str = "rdp",
+    conversion: str = "tight",
+    limit: int = 10_000_000,
+) -> int:
+    """The largest T with ε(T) ≤ ``target_epsilon`` (ε grows with T); ``limit`` if even that fits."""
+    if target_epsilon <= 0:
+        raise PrivacyConfigError(f"target epsilon must be > 0, got {target_epsilon}.")
+
+    def eps(t: int) -> float:
+        return compute_epsilon(
+            sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=t, delta=delta,
+            accounting=accounting, conversion=conversion,
+        )
+
+    if eps(1) > target_epsilon:
+        return 0
+    lo, hi = 1, 2
+    while hi < limit and eps(hi) <= target_epsilon:
+        lo, hi = hi, min(2 * hi, limit)
+    if hi >= limit and eps(limit) <= target_epsilon:
+        return limit
+    while hi - lo > 1:  # invariant: eps(lo) <= target < eps(hi)
+        mid = (lo + hi) // 2
+        if eps(mid) <= target_epsilon:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def noise_multiplier_for_epsilon(
+    *,
+    sampling_rate: float,
+    steps: int,
+    target_epsilon: float,
+    delta: float,
+    accounting: str = "rdp",
+    conversion: str = "tight",
+    tolerance: float = 1e-4,
+) -> float:
+    """The smallest σ (to within ``tolerance``) whose ε after ``steps`` is ≤ ``target_epsilon``.
+
+    Uses ``dp_accounting.calibrate_dp_mechanism``. Raises ``PrivacyConfigError`` when
+    no σ ≤ ``MAX_NOISE_MULTIPLIER`` reaches the target (the classic conversion, for
+    instance, can never go below log(1/δ)/62).
+    """
+    _check(sampling_rate=sampling_rate, noise_multiplier=1.0, steps=steps, delta=delta)
+    if target_epsilon <= 0:
+        raise PrivacyConfigError(f"target epsilon must be > 0, got {target_epsilon}.")
+    if steps == 0:
+        return 0.0
+
+    def eps_at(sigma: float) -> float:
+        return compute_epsilon(
+            sampling_rate=sampling_rate, noise_multiplier=sigma, steps=steps, delta=delta,
+            accounting=accounting, conversion=conversion,
+        )
+
+    floor = eps_at(MAX_NOISE_MULTIPLIER)
+    if floor > target_epsilon:
+        raise PrivacyConfigError(
+            f"target epsilon {target_epsilon:g} is unreachable: even noise multiplier {MAX_NOISE_MULTIPLIER:g} "
+            f"gives epsilon {floor:.4g} ({conversion} {accounting}); raise the target, or lower the steps "
+            "or the sampling rate."
+        )
+    sigma = dp_accounting.calibrate_dp_mechanism(
+        lambda: make_accountant(accounting=accounting, conversion=conversion),
+        lambda s: dp_sgd_event(sampling_rate=sampling_rate, noise_multiplier=s, steps=steps),
+        target_epsilon,
+        delta,
+        bracket_interval=dp_accounting.ExplicitBracketInterval(1e-3, MAX_NOISE_MULTIPLIER),
+        tol=tolerance,
+    )
+    return float(sigma)

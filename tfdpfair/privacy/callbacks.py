@@ -1,0 +1,77 @@
+"""``PrivacyBudget``: a Keras callback that counts DP steps, logs ε and enforces a target ε."""
+from __future__ import annotations
+
+from typing import Optional
+
+import tensorflow as tf
+
+from tfdpfair.privacy import accounting
+from tfdpfair.privacy.config import DPConfig
+
+
+class BudgetExhaustedError(RuntimeError):
+    """Training was asked to continue although the next step would exceed the target ε."""
+
+
+class PrivacyBudget(tf.keras.callbacks.Callback):
+    """Counts noisy steps, records ε (tight and classic) in the history, stops before overspending.
+
+    Every training batch is one DP step at sampling rate q, so the accountant is
+    charged exactly once per ``on_train_batch_end``. When ``dp.target_epsilon`` is
+    set, training stops after the last step T with ε(T) ≤ target (the conversion is
+    ``dp.budget_conversion``): it never takes a step that would exceed the target.
+    Each epoch's logs gain ``epsilon``, ``epsilon_classic`` and ``dp_steps``.
+
+    Args:
+      dp: the mechanism (σ, δ, target ε, accounting).
+      sampling_rate: q = batch size / number of training examples.
+      initial_steps: steps already taken (when resuming from a checkpoint).
+    """
+
+    def __init__(self, *, dp: DPConfig, sampling_rate: float, initial_steps: int = 0):
+        super().__init__()
+        self.dp = dp
+        self.sampling_rate = float(sampling_rate)
+        self.steps = int(initial_steps)
+        self.stopped_by_budget = False
+        self.max_steps: Optional[int] = None
+        if dp.target_epsilon is not None:
+            self.max_steps = accounting.max_steps_within_budget(
+                sampling_rate=self.sampling_rate, noise_multiplier=dp.noise_multiplier,
+                target_epsilon=dp.target_epsilon, delta=dp.delta, accounting=dp.accounting,
+                conversion=dp.budget_conversion,
+            )
+
+    def remaining_steps(self) -> Optional[int]:
+        """Steps still allowed by the target ε (None when there is no target)."""
+        return None if self.max_steps is None else max(self.max_steps - self.steps, 0)
+
+    def spend(self) -> accounting.PrivacySpend:
+        """ε (tight and classic) of the steps taken so far."""
+        return accounting.privacy_spend(
+            sampling_rate=self.sampling_rate, noise_multiplier=self.dp.noise_multiplier, steps=self.steps,
+            delta=self.dp.delta, accounting=self.dp.accounting,
+        )
+
+    def on_train_begin(self, logs=None):
+        spe = getattr(self.model, "_steps_per_execution", None)
+        if spe is not None and int(spe.numpy()) != 1:
+            raise ValueError("PrivacyBudget counts one DP step per batch: compile with steps_per_execution=1")
+        if self.remaining_steps() == 0:
+            raise BudgetExhaustedError(
+                f"the target epsilon {self.dp.target_epsilon} allows {self.max_steps} steps and "
+                f"{self.steps} were taken; raise target_epsilon or the noise multiplier"
+            )
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.max_steps is not None and self.steps >= self.max_steps:
+            self.model.stop_training = True
+            self.stopped_by_budget = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            spend = self.spend()
+            logs["epsilon"] = spend.epsilon
+            logs["epsilon_classic"] = spend.epsilon_classic
+            logs["dp_steps"] = self.steps
