@@ -52,3 +52,8 @@ def test_plot_returns_a_figure_with_one_panel_per_metric():
                                metrics=("accuracy", "epsilon"))
     assert len(fig.axes) == 2
     assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 0
+
+
+def test_a_folder_with_only_a_config_from_a_failed_start_is_reused(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    assert prepare_output_dir(tmp_path) == tmp_path

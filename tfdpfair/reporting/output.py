@@ -17,7 +17,8 @@ class OutputDirError(RuntimeError):
 
 
 def _has_run(path: Path) -> bool:
-    return path.is_dir() and any((path / name).exists() for name in RUN_FILES + ("checkpoints",))
+    """A folder holds a run once it has results or checkpoints (a config.json alone is a run that failed to start)."""
+    return path.is_dir() and any((path / name).exists() for name in ("results.json", "report.md", "checkpoints"))
 
 
 def prepare_output_dir(out: Path, *, overwrite: bool = False, resume: bool = False) -> Path:

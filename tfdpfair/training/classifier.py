@@ -124,8 +124,9 @@ def train_classifier(
     if checkpoint_dir is not None:
         saver = EpochCheckpoint(Path(checkpoint_dir), budget=budget)
         if resume:
-            trainable(x[:1])  # build the optimizer's variables before restoring them
-            trainable.optimizer.build(trainable.trainable_variables)
+            trainable(x[:1])  # create the weights, and the optimizer's slots, before restoring them
+            if hasattr(trainable.optimizer, "build"):  # Keras ≥ 2.11 optimizers; legacy ones restore lazily
+                trainable.optimizer.build(trainable.trainable_variables)
             initial_epoch, dp_steps, history = saver.restore(trainable)
             if budget is not None:
                 budget.steps = dp_steps
