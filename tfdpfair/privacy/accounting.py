@@ -15,6 +15,7 @@ All functions are pure, keyword-only and import no TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Sequence
 
@@ -193,22 +194,18 @@ def max_steps_within_budget(
     if target_epsilon <= 0:
         raise PrivacyConfigError(f"target epsilon must be > 0, got {target_epsilon}.")
 
-    def eps(t: int) -> float:
-        return compute_epsilon(
-            sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=t, delta=delta,
-            accounting=accounting, conversion=conversion,
-        )
-
-    if eps(1) > target_epsilon:
+    eps = functools.partial(compute_epsilon, sampling_rate=sampling_rate, noise_multiplier=noise_multiplier,
+                            delta=delta, accounting=accounting, conversion=conversion)
+    if eps(steps=1) > target_epsilon:
         return 0
     lo, hi = 1, 2
-    while hi < limit and eps(hi) <= target_epsilon:
+    while hi < limit and eps(steps=hi) <= target_epsilon:
         lo, hi = hi, min(2 * hi, limit)
-    if hi >= limit and eps(limit) <= target_epsilon:
+    if hi >= limit and eps(steps=limit) <= target_epsilon:
         return limit
     while hi - lo > 1:  # invariant: eps(lo) <= target < eps(hi)
         mid = (lo + hi) // 2
-        if eps(mid) <= target_epsilon:
+        if eps(steps=mid) <= target_epsilon:
             lo = mid
         else:
             hi = mid
@@ -237,13 +234,8 @@ def noise_multiplier_for_epsilon(
     if steps == 0:
         return 0.0
 
-    def eps_at(sigma: float) -> float:
-        return compute_epsilon(
-            sampling_rate=sampling_rate, noise_multiplier=sigma, steps=steps, delta=delta,
-            accounting=accounting, conversion=conversion,
-        )
-
-    floor = eps_at(MAX_NOISE_MULTIPLIER)
+    floor = compute_epsilon(sampling_rate=sampling_rate, noise_multiplier=MAX_NOISE_MULTIPLIER, steps=steps,
+                            delta=delta, accounting=accounting, conversion=conversion)
     if floor > target_epsilon:
         raise PrivacyConfigError(
             f"target epsilon {target_epsilon:g} is unreachable: even noise multiplier {MAX_NOISE_MULTIPLIER:g} "
