@@ -1,7 +1,8 @@
 """Datasets as numpy arrays (with group attributes) or tf.data pipelines; see ``load``."""
 from tfdpfair.data.dataset import Dataset
 from tfdpfair.data.loading import DATASETS, SOURCES, DataUnavailableError, available_offline, load, names
-from tfdpfair.data.pipeline import shuffled_batches
+from tfdpfair.data.augmentation import Augmentation
+from tfdpfair.data.pipeline import poisson_batches, shuffled_batches
 
-__all__ = ["DATASETS", "SOURCES", "DataUnavailableError", "Dataset", "available_offline", "load", "names",
-           "shuffled_batches"]
+__all__ = ["Augmentation", "DATASETS", "SOURCES", "DataUnavailableError", "Dataset", "available_offline", "load", "names",
+           "poisson_batches", "shuffled_batches"]

@@ -21,7 +21,7 @@ from tensorflow_privacy.privacy.optimizers import dp_optimizer_keras
 
 from tfdpfair.privacy.config import DPConfig
 
-BACKENDS = ("dp_model", "dp_optimizer")
+BACKENDS = ("dp_model", "dp_optimizer")  # TF Privacy backends; tfdpfair.training adds its own
 _DP_OPTIMIZERS = {
     "sgd": dp_optimizer_keras.DPKerasSGDOptimizer,
     "adam": dp_optimizer_keras.DPKerasAdamOptimizer,

@@ -1,0 +1,68 @@
+"""make_private under tf.distribute.MirroredStrategy with two logical CPU devices (in a subprocess:
+logical devices must be configured before TensorFlow initialises)."""
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent("""
+    import json, os
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    import numpy as np, tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from tfdpfair import models
+    from tfdpfair.privacy import DPConfig, make_private
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(8, 6, 6, 1)).astype(np.float32)
+    x[:4] *= 0.05
+    y = rng.integers(0, 4, 8)
+    tf.keras.utils.set_random_seed(1)
+    init = models.get("mlp", input_shape=(6, 6, 1), num_classes=4).get_weights()
+
+    def step(strategy, sigma, enabled=True, seed=0):
+        with strategy.scope():
+            tf.keras.utils.set_random_seed(seed)
+            model = models.get("mlp", input_shape=(6, 6, 1), num_classes=4)
+            model.set_weights(init)
+            dp = DPConfig(l2_norm_clip=2.0, noise_multiplier=sigma)
+            private = make_private(model, dp if enabled else dp.disabled())
+            private.compile(optimizer=tf.keras.optimizers.SGD(1.0),
+                            loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        before = np.concatenate([w.ravel() for w in model.get_weights()])
+        private.train_on_batch(x, y)
+        return 8 * (before - np.concatenate([w.ravel() for w in model.get_weights()]))
+
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    single = tf.distribute.get_strategy()
+    clean_two = step(mirrored, 0.0)
+    noise = np.concatenate([step(mirrored, 2.0, seed=s) - clean_two for s in range(3)])
+    print(json.dumps({
+        "replicas": mirrored.num_replicas_in_sync,
+        "clipped_sum_max_diff": float(np.max(np.abs(clean_two - step(single, 0.0)))),
+        "clipped_sum_scale": float(np.max(np.abs(clean_two))),
+        "nonprivate_max_diff": float(np.max(np.abs(step(mirrored, 0.0, False) - step(single, 0.0, False)))),
+        "noise_std": float(np.std(noise)),
+    }))
+""")
+
+
+@pytest.fixture(scope="module")
+def report():
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_two_replicas_compute_the_same_clipped_sum_as_one_device(report):
+    assert report["replicas"] == 2
+    assert report["clipped_sum_max_diff"] < 1e-5 * max(1.0, report["clipped_sum_scale"])
+    assert report["nonprivate_max_diff"] < 1e-5
+
+
+def test_noise_is_added_once_per_step_not_once_per_replica(report):
+    # σC = 4; noise per replica would give 4·√2 ≈ 5.66
+    assert report["noise_std"] == pytest.approx(4.0, rel=0.06)

@@ -1,0 +1,199 @@
+"""tfdpfair's own DP step (``make_private``) on every path: plain, chunked, augmentation multiplicity, DP-SAT, Poisson."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfdpfair import models
+from tfdpfair.privacy import DPConfig, make_private
+from tfdpfair.training import TrainConfig, compile_for_training, train_classifier
+
+C = 2.0
+SIGMA = 2.0
+
+
+def _noise(dp_probe, x, y, **kw):
+    clean = dp_probe.privatised_sum(x, y, l2_norm_clip=C, **kw)
+    return np.concatenate([dp_probe.privatised_sum(x, y, l2_norm_clip=C, noise_multiplier=SIGMA, seed=s, **kw)
+                           - clean for s in range(3)])
+
+
+def test_clipped_sum_equals_the_definition_and_tf_privacy(dp_probe):
+    x, y = dp_probe.data(12)
+    expected, n_clipped = dp_probe.reference(x, y, l2_norm_clip=C)
+    assert 0 < n_clipped < len(x)
+    ours = dp_probe.privatised_sum(x, y, l2_norm_clip=C)
+    np.testing.assert_allclose(ours, expected, atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(ours, dp_probe.privatised_sum(x, y, l2_norm_clip=C, backend="dp_model"), atol=2e-5,
+                               rtol=1e-4)
+
+
+def test_equals_tf_privacy_on_the_wincott_cnn(dp_probe):
+    x, y = dp_probe.data(8, input_shape=(28, 28, 1))
+    kw = dict(l2_norm_clip=C, model_name="wincott_cnn")
+    np.testing.assert_allclose(dp_probe.privatised_sum(x, y, **kw),
+                               dp_probe.privatised_sum(x, y, backend="dp_model", **kw), atol=5e-5, rtol=1e-3)
+
+
+@pytest.mark.parametrize("options", [{}, {"physical_batch_size": 3}], ids=["whole", "chunks_of_3"])
+def test_sensitivity(options, dp_probe):
+    x, y = dp_probe.data(10)
+    full = dp_probe.privatised_sum(x, y, l2_norm_clip=C, **options)
+    for i in (0, 7):
+        keep = np.arange(len(x)) != i
+        assert np.linalg.norm(full - dp_probe.privatised_sum(x[keep], y[keep], l2_norm_clip=C, **options)) <= C * 1.0001
+    huge = np.full((1,) + x.shape[1:], 1e4, dtype=np.float32)
+    added = dp_probe.privatised_sum(np.concatenate([x, huge]), np.concatenate([y, [0]]), l2_norm_clip=C, **options)
+    assert np.linalg.norm(added - full) == pytest.approx(C, rel=1e-3)
+
+
+def test_chunked_logical_batch_has_the_same_clipped_sum(dp_probe):
+    x, y = dp_probe.data(10)
+    np.testing.assert_allclose(dp_probe.privatised_sum(x, y, l2_norm_clip=C, physical_batch_size=3),
+                               dp_probe.privatised_sum(x, y, l2_norm_clip=C), atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("options", [{}, {"physical_batch_size": 4}, {"augmentation_multiplicity": 4}],
+                         ids=["whole", "chunks_of_4", "augmult_4"])
+def test_noise_is_sigma_C_once_per_logical_step(options, dp_probe):
+    """Noise per chunk would give σC·√4 with 16 examples in chunks of 4; per copy, σC·√4 with K = 4."""
+    x, y = dp_probe.data(16, input_shape=(8, 8, 1))
+    noise = _noise(dp_probe, x, y, **options)
+    assert np.std(noise) == pytest.approx(SIGMA * C, rel=0.06)
+    assert abs(np.mean(noise)) < 4 * SIGMA * C / np.sqrt(noise.size)
+
+
+def _private(dp, **kw):
+    tf.keras.utils.set_random_seed(3)
+    model = models.get("mlp", input_shape=(6, 6, 1), num_classes=4)
+    private = make_private(model, dp, **kw)
+    private.compile(optimizer=tf.keras.optimizers.SGD(1.0),
+                    loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model, private
+
+
+def _flat(ws):
+    return np.concatenate([np.ravel(w) for w in ws])
+
+
+def test_dp_sat_ascends_along_the_previous_privatized_gradient(dp_probe):
+    x, y = dp_probe.data(10)
+    model, private = _private(DPConfig(l2_norm_clip=C, noise_multiplier=1.0), sat_radius=0.05)
+    assert np.allclose(_flat([e.numpy() for e in private.ascent_perturbation(x, y)]), 0), "no history: no ascent"
+    w0 = _flat(model.get_weights())
+    private.train_on_batch(x, y)
+    applied = w0 - _flat(model.get_weights())  # lr = 1: the privatized gradient of step 1
+    np.testing.assert_allclose(_flat([g.numpy() for g in private._previous_grads]), applied, rtol=1e-5, atol=1e-7)
+    e = _flat([t.numpy() for t in private.ascent_perturbation(x, y)])
+    assert np.linalg.norm(e) == pytest.approx(0.05, rel=1e-5)
+    np.testing.assert_allclose(e, 0.05 * applied / np.linalg.norm(applied), rtol=1e-4, atol=1e-8)
+
+
+def test_dp_sat_step_sensitivity_at_a_fixed_state(dp_probe):
+    """From the same weights and the same previous gradient, D and D without one example differ by ≤ C."""
+    x, y = dp_probe.data(10)
+    rng = np.random.default_rng(5)
+
+    def step_sum(xx, yy):
+        model, private = _private(DPConfig(l2_norm_clip=C, noise_multiplier=0.0), sat_radius=0.5)
+        for g, value in zip(private._previous_grads, state):
+            g.assign(value)
+        w0 = _flat(model.get_weights())
+        private.train_on_batch(xx, yy)
+        return len(xx) * (w0 - _flat(model.get_weights()))
+
+    _, template = _private(DPConfig(l2_norm_clip=C, noise_multiplier=0.0), sat_radius=0.5)
+    state = [rng.normal(size=g.shape).astype(np.float32) for g in template._previous_grads]
+    full = step_sum(x, y)
+    for i in (1, 8):
+        keep = np.arange(10) != i
+        assert np.linalg.norm(full - step_sum(x[keep], y[keep])) <= C * 1.0001
+
+
+def test_sam_moves_the_weights_by_rho_along_the_batch_gradient_and_back(dp_probe):
+    x, y = dp_probe.data(10)
+    model, private = _private(DPConfig().disabled(), sat_radius=0.1)
+    e = private.ascent_perturbation(tf.constant(x), tf.constant(y))
+    assert np.linalg.norm(_flat([t.numpy() for t in e])) == pytest.approx(0.1, rel=1e-5)
+    w0 = model.get_weights()
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    for v, d in zip(model.trainable_variables, e):
+        v.assign_add(d)
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    g_adv = _flat([t.numpy() for t in tape.gradient(loss, model.trainable_variables)])
+    model.set_weights(w0)
+    private.train_on_batch(x, y)
+    np.testing.assert_allclose(_flat(model.get_weights()), _flat(w0) - g_adv, rtol=1e-4, atol=1e-6)
+
+
+def test_dp_sat_costs_no_extra_privacy():
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(size=(200, 6, 6, 1)).astype(np.float32), rng.integers(0, 4, 200)
+    runs = []
+    for radius in (0.0, 0.05):
+        tf.keras.utils.set_random_seed(0)
+        model = models.get("mlp", input_shape=(6, 6, 1), num_classes=4)
+        runs.append(train_classifier(model, x, y, dp=DPConfig(noise_multiplier=1.0),
+                                     train=TrainConfig(batch_size=20, epochs=2, learning_rate=0.1, sam_radius=radius),
+                                     verbose=0))
+    assert runs[0].privacy == runs[1].privacy and runs[1].privacy.steps == 20
+
+
+def test_an_empty_poisson_batch_is_a_noise_only_step():
+    model, private = _private(DPConfig(l2_norm_clip=C, noise_multiplier=SIGMA), expected_batch_size=5.0)
+    w0 = _flat(model.get_weights())
+    private.train_on_batch(np.zeros((0, 6, 6, 1), np.float32), np.zeros((0,), np.int64))
+    noise = 5.0 * (w0 - _flat(model.get_weights()))
+    assert np.std(noise) == pytest.approx(SIGMA * C, rel=0.1)
+
+
+def test_poisson_training_runs_and_counts_every_step():
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(size=(100, 6, 6, 1)).astype(np.float32), rng.integers(0, 4, 100)
+    tf.keras.utils.set_random_seed(0)
+    model = models.get("mlp", input_shape=(6, 6, 1), num_classes=4)
+    run = train_classifier(model, x, y, dp=DPConfig(noise_multiplier=1.0),
+                           train=TrainConfig(batch_size=10, epochs=2, learning_rate=0.1, sampling="poisson"),
+                           verbose=0)
+    assert run.sampling == "poisson" and run.steps == 20 == run.privacy.steps
+
+
+def test_ema_weights_are_evaluated_after_training():
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(size=(40, 6, 6, 1)).astype(np.float32), rng.integers(0, 4, 40)
+    raw = []
+
+    class Record(tf.keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raw.append(_flat(self.model.model.get_weights()))
+
+    tf.keras.utils.set_random_seed(0)
+    model = models.get("logistic", input_shape=(6, 6, 1), num_classes=4)
+    w0 = _flat(model.get_weights())
+    train_classifier(model, x, y, dp=DPConfig(noise_multiplier=0.5),
+                     train=TrainConfig(batch_size=10, epochs=2, learning_rate=0.5, ema_decay=0.6),
+                     callbacks=[Record()], verbose=0)
+    ema = w0
+    for w in raw:
+        ema = 0.6 * ema + 0.4 * w
+    np.testing.assert_allclose(_flat(model.get_weights()), ema, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(ema, raw[-1])
+
+
+def test_batch_norm_is_refused_under_dp():
+    with pytest.raises(ValueError, match="GroupNormalization"):
+        make_private(models.get("resnet18", norm="batch"), DPConfig())
+    make_private(models.get("resnet18", norm="batch"), DPConfig().disabled())  # fine without DP
+
+
+def test_microbatches_and_bad_options_are_refused():
+    model = models.get("logistic")
+    with pytest.raises(ValueError, match="num_microbatches"):
+        make_private(model, DPConfig(num_microbatches=5))
+    with pytest.raises(ValueError, match="physical_batch_size"):
+        make_private(model, DPConfig(), physical_batch_size=0)
+    with pytest.raises(ValueError, match="backend 'dp_model' supports none"):
+        TrainConfig(backend="dp_model", augmentation_multiplicity=4)
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        compile_for_training(model, dp=DPConfig(), train=TrainConfig()).compile(optimizer="sgd", loss="mse",
+                                                                                 steps_per_execution=2)

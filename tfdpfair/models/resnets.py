@@ -1,0 +1,141 @@
+"""Residual networks for 32×32 and 64×64 images: Wide ResNets (De et al. 2022's DP recipe) and ResNet-18/50.
+
+All are flat functional models (no nested sub-models), so the fast per-example
+engine sees every layer. ``norm="group"`` (default; required under DP) uses
+``GroupNormalization``; ``norm="batch"`` uses BatchNorm for non-private baselines.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import tensorflow as tf
+
+from tfdpfair.models.layers import WSConv2D
+from tfdpfair.models.registry import register
+
+keras = tf.keras
+NORMS = ("group", "batch", "none")
+
+
+def _norm(x, norm: str, groups: int, name: str):
+    if norm == "group":
+        channels = x.shape[-1]
+        g = groups if channels % groups == 0 else next(d for d in range(min(groups, channels), 0, -1)
+                                                        if channels % d == 0)
+        return keras.layers.GroupNormalization(groups=g, name=name)(x)
+    if norm == "batch":
+        return keras.layers.BatchNormalization(name=name)(x)
+    if norm == "none":
+        return x
+    raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+
+
+def _conv(filters, kernel, stride, ws: bool, name: str):
+    cls = WSConv2D if ws else keras.layers.Conv2D
+    return cls(filters, kernel, strides=stride, padding="same", use_bias=False, name=name)
+
+
+def _load_weights(model: keras.Model, weights: Optional[str]) -> keras.Model:
+    if weights is None:
+        return model
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"weights file {path} not found; offline machines cannot download ImageNet weights: save them with "
+            "model.save_weights(...) from this zoo architecture on a connected machine and pass the file"
+        )
+    model.load_weights(str(path))
+    return model
+
+
+@register("wrn")
+def wrn(*, depth: int = 16, width: int = 4, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10,
+        norm: str = "group", groups: int = 16, weight_standardization: bool = True, dropout: float = 0.0,
+        weights: Optional[str] = None) -> keras.Model:
+    """Wide ResNet WRN-``depth``-``width`` (Zagoruyko & Komodakis 2016), pre-activation blocks.
+
+    ``depth`` = 6n + 4. As in De et al. (2022): GroupNorm with ``groups`` groups on the
+    residual branch and weight-standardized convolutions (``weight_standardization``).
+    """
+    if (depth - 4) % 6:
+        raise ValueError(f"WRN depth must be 6n + 4, got {depth}")
+    blocks = (depth - 4) // 6
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = _conv(16, 3, 1, weight_standardization, "stem_conv")(inputs)
+    for stage, (filters, stride) in enumerate([(16 * width, 1), (32 * width, 2), (64 * width, 2)]):
+        for b in range(blocks):
+            s = stride if b == 0 else 1
+            p = f"s{stage}b{b}_"
+            h = keras.layers.ReLU(name=p + "relu1")(_norm(x, norm, groups, p + "norm1"))
+            shortcut = x
+            if s != 1 or x.shape[-1] != filters:
+                shortcut = _conv(filters, 1, s, weight_standardization, p + "shortcut")(h)
+            h = _conv(filters, 3, s, weight_standardization, p + "conv1")(h)
+            h = keras.layers.ReLU(name=p + "relu2")(_norm(h, norm, groups, p + "norm2"))
+            if dropout:
+                h = keras.layers.Dropout(dropout, name=p + "dropout")(h)
+            h = _conv(filters, 3, 1, weight_standardization, p + "conv2")(h)
+            x = keras.layers.Add(name=p + "add")([shortcut, h])
+    x = keras.layers.ReLU(name="final_relu")(_norm(x, norm, groups, "final_norm"))
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    return _load_weights(keras.Model(inputs, outputs, name=f"wrn{depth}_{width}"), weights)
+
+
+@register("wrn16_4")
+def wrn16_4(**kwargs) -> keras.Model:
+    """WRN-16-4 (≈ 2.7 M parameters), Hassanpour et al.'s CIFAR-10 model."""
+    return wrn(depth=16, width=4, **kwargs)
+
+
+@register("wrn28_10")
+def wrn28_10(**kwargs) -> keras.Model:
+    """WRN-28-10 (≈ 36 M parameters), Hassanpour et al.'s CIFAR-100 / CelebA model."""
+    return wrn(depth=28, width=10, **kwargs)
+
+
+def _resnet(block_counts, bottleneck: bool, *, input_shape, num_classes, norm, groups, weights, name):
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = keras.layers.Conv2D(64, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
+    x = keras.layers.ReLU(name="stem_relu")(_norm(x, norm, groups, "stem_norm"))
+    expansion = 4 if bottleneck else 1
+    for stage, (count, filters) in enumerate(zip(block_counts, (64, 128, 256, 512))):
+        for b in range(count):
+            s = 2 if (b == 0 and stage > 0) else 1
+            p = f"s{stage}b{b}_"
+            shortcut = x
+            if s != 1 or x.shape[-1] != filters * expansion:
+                shortcut = keras.layers.Conv2D(filters * expansion, 1, strides=s, use_bias=False,
+                                               name=p + "shortcut")(x)
+                shortcut = _norm(shortcut, norm, groups, p + "shortcut_norm")
+            if bottleneck:
+                plan = [(filters, 1, 1), (filters, 3, s), (filters * 4, 1, 1)]
+            else:
+                plan = [(filters, 3, s), (filters, 3, 1)]
+            h = x
+            for i, (f, k, stride) in enumerate(plan):
+                h = keras.layers.Conv2D(f, k, strides=stride, padding="same", use_bias=False, name=f"{p}conv{i}")(h)
+                h = _norm(h, norm, groups, f"{p}norm{i}")
+                if i < len(plan) - 1:
+                    h = keras.layers.ReLU(name=f"{p}relu{i}")(h)
+            x = keras.layers.ReLU(name=p + "out")(keras.layers.Add(name=p + "add")([shortcut, h]))
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    return _load_weights(keras.Model(inputs, outputs, name=name), weights)
+
+
+@register("resnet18")
+def resnet18(*, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10, norm: str = "group",
+             groups: int = 32, weights: Optional[str] = None) -> keras.Model:
+    """ResNet-18 for small images (3×3 stem, no max-pool), for 32×32 or 64×64 inputs."""
+    return _resnet((2, 2, 2, 2), False, input_shape=input_shape, num_classes=num_classes, norm=norm, groups=groups,
+                   weights=weights, name="resnet18")
+
+
+@register("resnet50")
+def resnet50(*, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10, norm: str = "group",
+             groups: int = 32, weights: Optional[str] = None) -> keras.Model:
+    """ResNet-50 (bottleneck blocks) for small images (3×3 stem, no max-pool)."""
+    return _resnet((3, 4, 6, 3), True, input_shape=input_shape, num_classes=num_classes, norm=norm, groups=groups,
+                   weights=weights, name="resnet50")

@@ -1,0 +1,192 @@
+"""``make_private(model, dp)``: a Keras model whose ``train_step`` is one DP-SGD step; train it with ``fit``.
+
+Each step: (optionally) move to the DP-SAT ascent point; for each physical chunk of
+the (logical) batch, K augmented copies per example → per-example gradients
+(averaged over the copies) → clip to C → add to a running sum; then add
+N(0, σ²C²) once, divide by the expected batch size, step the optimizer. With
+``dp.enabled = False`` the same code trains without clipping or noise (the
+baseline shares chunking, augmentation multiplicity and SAM).
+
+Under ``tf.distribute`` every replica sums its share; only replica 0 draws the
+noise, and Keras sums the replicas' gradients, so the noise is added once per step.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import tensorflow as tf
+
+from tfdpfair.data.augmentation import Augmentation
+from tfdpfair.privacy.config import DPConfig
+from tfdpfair.privacy.mechanisms import privatize
+from tfdpfair.privacy.per_example import ChunkResult, make_clipper
+
+keras = tf.keras
+
+
+def _check_no_batch_norm(model: keras.Model) -> None:
+    for layer in model.submodules:
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable:
+            raise ValueError(
+                f"layer {layer.name} is BatchNormalization, whose training-mode statistics mix examples and break "
+                "per-example privacy; use GroupNormalization (the zoo's models take norm='group')"
+            )
+
+
+class PrivateModel(keras.Model):
+    """Wraps ``model`` (shares its weights); ``fit`` runs DP-SGD steps. Save ``.model``, not this wrapper.
+
+    Args:
+      model: a Keras model outputting predictions for ``loss``.
+      dp: the mechanism; ``dp.num_microbatches`` must be None (per-example clipping).
+      physical_batch_size: at most this many examples per vectorized chunk; the clipped
+        sums of all chunks of a batch are added before the noise (None: the whole batch).
+      augmentation: K augmented copies per example (augmentation multiplicity), or None.
+      sat_radius: ρ ≥ 0; > 0 enables SAM (non-private) or DP-SAT (private: the ascent uses
+        the previous step's privatized gradient, so it costs no privacy).
+      expected_batch_size: divisor of the noisy sum (Poisson sampling: q·N); None uses the
+        batch's actual size (fixed-size batches), times the number of replicas.
+      method: per-example engine, ``auto``, ``layerwise`` or ``vmap``.
+    """
+
+    def __init__(self, model: keras.Model, dp: DPConfig, *, physical_batch_size: Optional[int] = None,
+                 augmentation: Optional[Augmentation] = None, sat_radius: float = 0.0,
+                 expected_batch_size: Optional[float] = None, method: str = "auto"):
+        super().__init__(name=f"private_{model.name}")
+        if dp.num_microbatches is not None:
+            raise ValueError("make_private clips per example; set DPConfig.num_microbatches=None")
+        if physical_batch_size is not None and physical_batch_size < 1:
+            raise ValueError(f"physical_batch_size must be >= 1, got {physical_batch_size}")
+        if sat_radius < 0:
+            raise ValueError(f"sat_radius must be >= 0, got {sat_radius}")
+        if dp.enabled:
+            _check_no_batch_norm(model)
+        self.model = model
+        self.dp = dp
+        self.physical_batch_size = physical_batch_size
+        self.augmentation = augmentation
+        self.sat_radius = float(sat_radius)
+        self.expected_batch_size = expected_batch_size
+        self.method = method
+        self._clipper = None
+        self._previous_grads: List[tf.Variable] = []
+        if self.sat_radius > 0 and dp.enabled:
+            self._previous_grads = [tf.Variable(tf.zeros_like(v), trainable=False, name="dpsat_previous_grad")
+                                    for v in model.trainable_variables]
+
+    @property
+    def multiplicity(self) -> int:
+        return self.augmentation.multiplicity if self.augmentation else 1
+
+    def call(self, inputs, training=None):
+        return self.model(inputs, training=training)
+
+    def compile(self, optimizer="sgd", loss=None, metrics=None, **kwargs):
+        if kwargs.get("steps_per_execution", 1) != 1:
+            raise ValueError("one fit batch is one DP step: steps_per_execution must be 1")
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        self._clipper = make_clipper(self.model, loss, method=self.method)
+
+    # -- one chunk of examples -------------------------------------------------------------
+    def _chunk(self, x, y) -> ChunkResult:
+        k = self.multiplicity
+        if self.augmentation is not None:
+            x = self.augmentation(x)
+            y = tf.repeat(y, k, axis=0)
+        if self.dp.enabled:
+            result = self._clipper.clipped_sum(x, y, l2_norm_clip=self.dp.l2_norm_clip, multiplicity=k)
+        else:
+            result = self._clipper.gradient_sum(x, y, multiplicity=k)
+        result.labels = y
+        return result
+
+    def _gradient_sums(self, x, y):
+        """Σ over all chunks of the (clipped) per-example gradients, plus labels and predictions for metrics.
+
+        An empty batch (possible under Poisson sampling) contributes zero sums.
+        """
+        def empty():
+            return ([tf.zeros_like(v) for v in self.model.trainable_variables], y[:0],
+                    tf.zeros(tf.TensorShape([0]).concatenate(self.model.output.shape[1:]), self.model.output.dtype))
+
+        if x.shape[0] is not None and x.shape[0] > 0:  # fixed-size batches: no branch needed
+            return self._nonempty_sums(x, y)
+        return tf.cond(tf.shape(x)[0] > 0, lambda: self._nonempty_sums(x, y), empty)
+
+    def _nonempty_sums(self, x, y):
+        if self.physical_batch_size is None:
+            r = self._chunk(x, y)
+            return r.sums, r.labels, r.predictions
+        n = tf.shape(x)[0]
+        size = self.physical_batch_size
+        variables = self.model.trainable_variables
+        labels = tf.TensorArray(y.dtype, size=0, dynamic_size=True, infer_shape=False,
+                                element_shape=tf.TensorShape([None]).concatenate(y.shape[1:]))
+        preds = tf.TensorArray(self.model.output.dtype, size=0, dynamic_size=True, infer_shape=False,
+                               element_shape=tf.TensorShape([None]).concatenate(self.model.output.shape[1:]))
+
+        def body(i, start, sums, labels, preds):
+            r = self._chunk(x[start:start + size], y[start:start + size])
+            return (i + 1, start + size, [s + c for s, c in zip(sums, r.sums)], labels.write(i, r.labels),
+                    preds.write(i, r.predictions))
+
+        _, _, sums, labels, preds = tf.while_loop(
+            lambda i, start, *_: start < n, body,
+            [tf.constant(0), tf.constant(0), [tf.zeros_like(v) for v in variables], labels, preds])
+        return sums, labels.concat(), preds.concat()
+
+    # -- SAM / DP-SAT ------------------------------------------------------------------------
+    def ascent_perturbation(self, x, y) -> List[tf.Tensor]:
+        """The SAM step e = ρ·d/‖d‖: d is the previous privatized gradient (DP-SAT) or this batch's gradient."""
+        if self.dp.enabled:
+            direction = [tf.identity(g) for g in self._previous_grads]
+        else:
+            r = self._clipper.gradient_sum(x, y)
+            direction = r.sums
+        norm = tf.linalg.global_norm(direction)
+        scale = tf.where(norm > 0, self.sat_radius / tf.maximum(norm, 1e-12), 0.0)
+        return [scale * d for d in direction]
+
+    # -- the step ----------------------------------------------------------------------------
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if sample_weight is not None:
+            raise ValueError("sample weights are not supported under make_private")
+        variables = self.model.trainable_variables
+        perturbation = None
+        if self.sat_radius > 0:
+            perturbation = self.ascent_perturbation(x, y)
+            for v, e in zip(variables, perturbation):
+                v.assign_add(e)
+        sums, labels, predictions = self._gradient_sums(x, y)
+        if perturbation is not None:
+            for v, e in zip(variables, perturbation):
+                v.assign_sub(e)
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        if self.expected_batch_size is not None:
+            denominator = self.expected_batch_size
+        else:
+            denominator = tf.cast(tf.maximum(tf.shape(x)[0], 1) * replicas, tf.float32)
+        if self.dp.enabled:
+            first = context is None or context.replica_id_in_sync_group == 0
+            grads = privatize(sums, l2_norm_clip=self.dp.l2_norm_clip, noise_multiplier=self.dp.noise_multiplier,
+                              expected_batch_size=denominator, add_noise=first)
+        else:
+            grads = [s / tf.cast(denominator, s.dtype) for s in sums]
+        if self.model.losses:  # data-independent regularizers: their gradient needs no clipping
+            with tf.GradientTape() as tape:
+                regularization = tf.add_n(self.model.losses)
+            extra = tape.gradient(regularization, variables, unconnected_gradients="zero")
+            grads = [g + e for g, e in zip(grads, extra)]
+        for slot, g in zip(self._previous_grads, grads):
+            slot.assign(g)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        self.compiled_loss(labels, predictions)
+        self.compiled_metrics.update_state(labels, predictions)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def make_private(model: keras.Model, dp: DPConfig, **kwargs) -> PrivateModel:
+    """Wrap ``model`` so that ``compile`` + ``fit`` train it with DP-SGD (see ``PrivateModel`` for options)."""
+    return PrivateModel(model, dp, **kwargs)
