@@ -1,20 +1,33 @@
 #!/usr/bin/env python
-"""Seconds per training step: non-private Keras vs TF Privacy's two DP backends, measured in one run.
+"""Seconds per training step of DP-SGD implementations vs the non-private Keras step, measured in one run.
 
-Not a test (shared machines are noisy): it prints median s/step over ``--steps`` timed
-steps after warm-up, and ratios taken within this one process.
+Not a test (shared machines are noisy): median s/step over timed steps after warm-up,
+and ratios taken within this one process. Methods:
 
-    python benchmarks/dp_step.py [--batch-size 250] [--steps 20] [--slow-steps 3] [--json]
+  keras_nonprivate   plain Keras ``fit`` step
+  tfp_dp_optimizer   TF Privacy's DPKerasSGDOptimizer, one microbatch per example
+  tfp_dp_model       TF Privacy's DPModel, stock layer registry, use_xla=False
+  tfdpfair           tfdpfair.privacy.make_private (layerwise per-example clipping)
 
-Currently the MNIST CNN (``wincott_cnn``); the engine issue adds WRN-16-4 and tfdpfair's own step.
+on Wincott's MNIST CNN (batch 250) and WRN-16-4 with GroupNorm + WS (batch 64), plus
+examples/s and peak resident memory (VmHWM of a fresh process per method; Linux only),
+and a logical batch of 256 on WRN-16-4 processed whole vs in physical chunks of 32.
+
+    python benchmarks/dp_step.py                # table, also written to benchmarks/results.md
+    python benchmarks/dp_step.py --json         # one JSON object
+    python benchmarks/dp_step.py --with-slow-wrn  # also TF Privacy's optimizer on WRN (≈ 22 s/step, ≈ 16 GB)
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import platform
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -24,17 +37,61 @@ import tensorflow as tf  # noqa: E402
 from tfdpfair import models  # noqa: E402
 from tfdpfair.privacy import DPConfig  # noqa: E402
 from tfdpfair.training import TrainConfig, compile_for_training  # noqa: E402
+from tfdpfair.privacy import tfp  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
+METHODS = ("keras_nonprivate", "tfp_dp_optimizer", "tfp_dp_model", "tfdpfair")
+CASES = {
+    "wincott_cnn": dict(kwargs={}, shape=(28, 28, 1), batch=250),
+    "wrn16_4": dict(kwargs={"input_shape": (32, 32, 3)}, shape=(32, 32, 3), batch=64),
+}
 
 
-def seconds_per_step(dp: DPConfig, backend: str, *, batch_size: int, steps: int) -> float:
+def _peak_memory_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB; NaN where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def peak_memory_mb(method: str, model: str, batch: int, physical_batch_size=None) -> float:
+    """Peak resident memory of warm-up plus two steps of ``method``, in a fresh process (TF runtime included)."""
+    cmd = [sys.executable, __file__, "--probe-memory", method, model, str(batch), str(physical_batch_size or 0)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        return float(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return float("nan")
+
+
+def _trainable(method: str, name: str, dp: DPConfig, physical_batch_size=None):
+    case = CASES[name]
     tf.keras.utils.set_random_seed(0)
-    model = models.get("wincott_cnn")
-    trainable = compile_for_training(model, dp=dp, train=TrainConfig(batch_size=batch_size, backend=backend))
+    model = models.get(name, **case["kwargs"])
+    if method == "tfp_dp_model":
+        trainable = tfp.make_dp_model(model, dp, stock_registry=True)
+        trainable.compile(optimizer="sgd", loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return trainable
+    backend = {"keras_nonprivate": "dp_model", "tfp_dp_optimizer": "dp_optimizer", "tfdpfair": "tfdpfair"}[method]
+    config = dp.disabled() if method == "keras_nonprivate" else dp
+    return compile_for_training(model, dp=config, train=TrainConfig(batch_size=case["batch"], backend=backend,
+                                                                     physical_batch_size=physical_batch_size))
+
+
+def _batch(case: dict, batch: int):
     rng = np.random.default_rng(0)
-    x = rng.uniform(size=(batch_size, 28, 28, 1)).astype(np.float32)
-    y = rng.integers(0, 10, size=batch_size)
+    return (rng.uniform(size=(batch,) + case["shape"]).astype(np.float32), rng.integers(0, 10, size=batch))
+
+
+def measure(method: str, name: str, *, steps: int, batch=None, physical_batch_size=None) -> dict:
+    case = CASES[name]
+    batch = batch or case["batch"]
+    x, y = _batch(case, batch)
+    trainable = _trainable(method, name, DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0), physical_batch_size)
     for _ in range(2):  # trace and warm up
         trainable.train_on_batch(x, y)
     times = []
@@ -42,33 +99,92 @@ def seconds_per_step(dp: DPConfig, backend: str, *, batch_size: int, steps: int)
         start = time.perf_counter()
         trainable.train_on_batch(x, y)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    seconds = statistics.median(times)
+    return {"seconds_per_step": seconds, "examples_per_second": batch / seconds,
+            "peak_memory_mb": peak_memory_mb(method, name, batch, physical_batch_size)}
+
+
+def run(args) -> dict:
+    out = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                       "tensorflow": tf.__version__}}
+    for name, case in CASES.items():
+        fast, slow = (args.steps, args.slow_steps) if name == "wincott_cnn" else (args.wrn_steps, 1)
+        rows = {}
+        for method in METHODS:
+            if method == "tfp_dp_optimizer" and name == "wrn16_4" and not args.with_slow_wrn:
+                continue
+            print(f"  measuring {name} / {method} ...", flush=True)
+            rows[method] = measure(method, name, steps=slow if method == "tfp_dp_optimizer" else fast)
+        ours = rows["tfdpfair"]["seconds_per_step"]
+        out[name] = {
+            "batch_size": case["batch"],
+            "seconds_per_step": {m: r["seconds_per_step"] for m, r in rows.items()},
+            "examples_per_second": {m: r["examples_per_second"] for m, r in rows.items()},
+            "peak_memory_mb": {m: r["peak_memory_mb"] for m, r in rows.items()},
+            "dp_over_nonprivate": ours / rows["keras_nonprivate"]["seconds_per_step"],
+            "tfp_over_ours": {m: rows[m]["seconds_per_step"] / ours for m in ("tfp_dp_optimizer", "tfp_dp_model")
+                              if m in rows},
+        }
+    print("  measuring wrn16_4 logical batch 256: whole vs physical chunks of 32 ...", flush=True)
+    out["logical_batch_wrn16_4"] = {
+        "logical_batch": 256,
+        "whole": measure("tfdpfair", "wrn16_4", steps=2, batch=256),
+        "physical_32": measure("tfdpfair", "wrn16_4", steps=2, batch=256, physical_batch_size=32),
+    }
+    return out
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [f"# DP step benchmark\n\n{m['cpus']} CPUs ({m['processor']}), TensorFlow {m['tensorflow']}. "
+             "Median seconds per step; ratio to the non-private Keras step; peak resident memory.\n",
+             "| model | batch | method | s/step | × non-private | examples/s | peak MB |",
+             "|---|---|---|---|---|---|---|"]
+    for name in CASES:
+        r = result[name]
+        base = r["seconds_per_step"]["keras_nonprivate"]
+        for method in METHODS:
+            if method not in r["seconds_per_step"]:
+                lines.append(f"| {name} | {r['batch_size']} | {method} | skipped (--with-slow-wrn) | | | |")
+                continue
+            s = r["seconds_per_step"][method]
+            lines.append(f"| {name} | {r['batch_size']} | {method} | {s:.4f} | {s / base:.2f} | "
+                         f"{r['examples_per_second'][method]:.0f} | {r['peak_memory_mb'][method]:.0f} |")
+    lines.append("")
+    for name in CASES:
+        r = result[name]
+        ratios = ", ".join(f"{k} {v:.1f}×" for k, v in r["tfp_over_ours"].items())
+        lines.append(f"- {name}: tfdpfair / non-private = {r['dp_over_nonprivate']:.2f}×; TF Privacy / tfdpfair: {ratios}")
+    lb = result["logical_batch_wrn16_4"]
+    lines.append(f"- WRN-16-4, logical batch 256: whole batch {lb['whole']['seconds_per_step']:.2f} s/step, peak "
+                 f"{lb['whole']['peak_memory_mb']:.0f} MB; physical chunks of 32 "
+                 f"{lb['physical_32']['seconds_per_step']:.2f} s/step, peak {lb['physical_32']['peak_memory_mb']:.0f} MB")
+    return "\n".join(lines) + "\n"
+
+
+def _probe_memory(method: str, name: str, batch: str, physical: str) -> None:
+    x, y = _batch(CASES[name], int(batch))
+    trainable = _trainable(method, name, DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0), int(physical) or None)
+    for _ in range(4):
+        trainable.train_on_batch(x, y)
+    print(_peak_memory_mb())
 
 
 def main() -> None:
+    if len(sys.argv) == 6 and sys.argv[1] == "--probe-memory":
+        return _probe_memory(*sys.argv[2:])
     p = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    p.add_argument("--batch-size", type=int, default=250)
-    p.add_argument("--steps", type=int, default=20, help="timed steps for the fast methods")
-    p.add_argument("--slow-steps", type=int, default=3, help="timed steps for the per-microbatch optimizer")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per fast method on the MNIST CNN")
+    p.add_argument("--slow-steps", type=int, default=3, help="timed steps of TF Privacy's optimizer (MNIST CNN)")
+    p.add_argument("--wrn-steps", type=int, default=5, help="timed steps per method on WRN-16-4")
+    p.add_argument("--with-slow-wrn", action="store_true", help="also time TF Privacy's optimizer on WRN-16-4")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
     args = p.parse_args()
-    dp = DPConfig(l2_norm_clip=1.5, noise_multiplier=1.3)
-    kw = dict(batch_size=args.batch_size)
-    result = {
-        "non_private": seconds_per_step(dp.disabled(), "dp_model", steps=args.steps, **kw),
-        "tfp_dp_model": seconds_per_step(dp, "dp_model", steps=args.steps, **kw),
-        "tfp_dp_optimizer": seconds_per_step(dp, "dp_optimizer", steps=args.slow_steps, **kw),
-    }
-    result["dp_model_over_nonprivate"] = result["tfp_dp_model"] / result["non_private"]
-    result["dp_optimizer_over_dp_model"] = result["tfp_dp_optimizer"] / result["tfp_dp_model"]
-    if args.json:
-        print(json.dumps({"wincott_cnn": result}))
-        return
-    print(f"wincott_cnn, batch {args.batch_size}, {os.cpu_count()} CPUs (median s/step)")
-    for name in ("non_private", "tfp_dp_model", "tfp_dp_optimizer"):
-        print(f"  {name:<18} {result[name]:.4f} s  ({args.batch_size / result[name]:.0f} examples/s)")
-    print(f"  DPModel / non-private:        {result['dp_model_over_nonprivate']:.1f}x")
-    print(f"  DP optimizer / DPModel:       {result['dp_optimizer_over_dp_model']:.0f}x")
+    result = run(args)
+    text = markdown(result)
+    Path(args.out).write_text(text)
+    print(json.dumps(result) if args.json else text)
 
 
 if __name__ == "__main__":

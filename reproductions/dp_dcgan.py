@@ -46,7 +46,8 @@ class Config:
       require_full_data: refuse the embedded 5,000-digit subset (the paper preset).
       train_examples / test_examples: use only the first N (None = all).
       model: model-zoo name.
-      train: optimisation settings.
+      train: optimisation settings (``train.backend``: ``tfdpfair``'s own DP step by default,
+        or TF Privacy's ``dp_model`` / ``dp_optimizer``).
       dp: the DP-SGD mechanism.
       baseline: also train the same network without DP.
     """
@@ -122,6 +123,7 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
         accuracy = evaluate_accuracy(model, x_test, test.y)
         histories[label] = fit.history
         if dp.enabled:
+            results.sampling = fit.sampling
             spend = fit.privacy
             results.privacy.append(spend.as_dict(_privacy_setting(config)) | {"l2_norm_clip": dp.l2_norm_clip})
             setting = {"model": "DP-SGD", "sigma": dp.noise_multiplier, "C": dp.l2_norm_clip}
@@ -140,7 +142,9 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
         "Paper's ε = 1.18 is the classic RDP conversion (TF Privacy 2020); `epsilon_tight` is today's conversion "
         "of the same RDP curve (dp_accounting), which is smaller for the same training.",
         "Batches are reshuffled fixed-size batches (sampling: shuffle); the accounting assumes Poisson sampling "
-        "at q = batch/N, as TF Privacy's tutorials and the paper do.",
+        "at q = batch/N, as TF Privacy's tutorials and the paper do."
+        if results.sampling == "shuffle" else
+        f"Batches are Poisson-sampled at q = {config.train.batch_size / len(train):.4g}, as the accounting assumes.",
         f"Clip norm C = {config.dp.l2_norm_clip:g} from TF Privacy's MNIST tutorial (the paper does not state it).",
     ]
     if train.source.startswith("embedded"):

@@ -203,23 +203,51 @@ def _ws_backward(layer: WSConv2D, grad_std):
                       - k_hat * tf.reduce_mean(grad_std * k_hat, [0, 1, 2], keepdims=True))
 
 
-def _ws_sq_norms(layer: WSConv2D, p_ex, g_ex, z_ex, positions):
-    """Per-example ‖∂L/∂W‖² of a weight-standardized conv without materialising ∂L/∂W.
+def _conv_patch_terms(layer, padded, out_hw, g_ex, examples, positions, scale):
+    """(Σ_c scale_c² ‖G_c‖², Σ_k patch) per example, G = Σ_p patch_p g_pᵀ the per-example kernel gradient.
+
+    Uses the ghost norm (patch Gram × output-gradient Gram) when there are few positions;
+    otherwise materialises G, from image patches when the layer has few input channels,
+    else as kh·kw shifted matmuls (``extract_patches`` is slow on CPU for wide layers).
+    """
+    kh, kw = layer.kernel_size
+    sh, sw = layer.strides
+    channels_in, channels_out = padded.shape[-1], g_ex.shape[-1]
+    fan_in = kh * kw * channels_in
+    g_scaled = g_ex if scale is None else g_ex * scale
+    ghost = positions is not None and positions * (fan_in + channels_out) < fan_in * channels_out
+    if ghost or channels_in < 16:  # ghost norm, or too few channels per shift for efficient matmuls
+        patches = tf.image.extract_patches(padded, [1, kh, kw, 1], [1, sh, sw, 1], [1, 1, 1, 1], "VALID")
+        p_ex = _rows_to_examples(patches, examples)
+        return _outer_sq_norms(p_ex, g_scaled, positions), tf.reduce_sum(p_ex, -1)
+    column, patch_sums = 0.0, 0.0
+    ho, wo = out_hw
+    for dy in range(kh):
+        for dx in range(kw):
+            window = padded[:, dy:dy + sh * (ho - 1) + 1:sh, dx:dx + sw * (wo - 1) + 1:sw, :]
+            w_ex = _rows_to_examples(window, examples)  # (B, K·P, C_in)
+            block = tf.matmul(w_ex, g_scaled, transpose_a=True)  # (B, C_in, C_out): one block of G
+            column += tf.reduce_sum(tf.square(block), [1, 2])
+            patch_sums += tf.reduce_sum(w_ex, -1)
+    return column, patch_sums
+
+
+def _ws_correction(layer: WSConv2D, patch_sums, g_ex, z_ex):
+    """Σ_c s_c² (k m1_c² + (2 − ρ_c) k m2_c²) / k: what weight standardization removes from Σ_c s_c² ‖G_c‖².
 
     With G = ∂L/∂Ŵ per example, u = 1 and ŵ the standardized fan-in vector of output
     channel c (Σŵ = 0, mean ŵ² = ρ = var/(var + ε)), ∂L/∂W_c = s_c (G_c − m1 u − m2 ŵ)
     with m1 = mean G_c, m2 = mean(G_c ŵ), so ‖∂L/∂W_c‖² = s_c² (‖G_c‖² − k m1² − (2 − ρ) k m2²),
     where k = fan-in, k·m1 = Σ_p (Σ patch_p) g_pc and k·m2 = Σ_p z_pc g_pc (z: the conv output).
     """
-    fan_in = p_ex.shape[-1]
+    kh, kw = layer.kernel_size
+    fan_in = kh * kw * layer.kernel.shape[2]
     _, variance = tf.nn.moments(layer.kernel, axes=[0, 1, 2])
-    inv_std = tf.math.rsqrt(variance + layer.ws_epsilon)  # (C,)
-    rho = variance * tf.square(inv_std)
-    column = _outer_sq_norms(p_ex, g_ex * inv_std, positions)  # Σ_c s_c² ‖G_c‖²
-    k_m1 = tf.einsum("bp,bpc->bc", tf.reduce_sum(p_ex, -1), g_ex)
+    inv_std_sq = 1.0 / (variance + layer.ws_epsilon)
+    rho = variance * inv_std_sq
+    k_m1 = tf.einsum("bp,bpc->bc", patch_sums, g_ex)
     k_m2 = tf.reduce_sum(z_ex * g_ex, axis=1)
-    correction = tf.square(k_m1) + (2.0 - rho) * tf.square(k_m2)
-    return column - tf.reduce_sum(tf.square(inv_std) * correction, axis=1) / fan_in
+    return tf.reduce_sum(inv_std_sq * (tf.square(k_m1) + (2.0 - rho) * tf.square(k_m2)), axis=1) / fan_in
 
 
 def _conv_terms(layer, a, y, dy, examples, multiplicity) -> _LayerTerms:
@@ -228,18 +256,19 @@ def _conv_terms(layer, a, y, dy, examples, multiplicity) -> _LayerTerms:
         return tf.nn.bias_add(z, layer.bias) if layer.use_bias else z
 
     g, z = _pre_activation_grad(layer, a, y, dy, linear)
-    kh, kw = layer.kernel_size
     sh, sw = layer.strides
-    padded = _same_padding(a, layer, g.shape[1:3]) if layer.padding == "same" else a
-    patches = tf.image.extract_patches(padded, [1, kh, kw, 1], [1, sh, sw, 1], [1, 1, 1, 1], "VALID")
-    p_ex, g_ex = _rows_to_examples(patches, examples), _rows_to_examples(g, examples)
-    positions = None if None in g.shape[1:3] else g.shape[1] * g.shape[2] * multiplicity
+    out_hw = tuple(g.shape[1:3])
+    if None in out_hw or None in a.shape[1:]:
+        raise ValueError(f"layer {layer.name}: the layerwise engine needs static spatial shapes")
+    padded = _same_padding(a, layer, out_hw) if layer.padding == "same" else a
+    g_ex = _rows_to_examples(g, examples)
+    positions = out_hw[0] * out_hw[1] * multiplicity
     is_ws = isinstance(layer, WSConv2D)
+    scale = tf.math.rsqrt(tf.nn.moments(layer.kernel, axes=[0, 1, 2])[1] + layer.ws_epsilon) if is_ws else None
+    squared, patch_sums = _conv_patch_terms(layer, padded, out_hw, g_ex, examples, positions, scale)
     if is_ws:
         z_conv = z - layer.bias if layer.use_bias else z
-        squared = _ws_sq_norms(layer, p_ex, g_ex, _rows_to_examples(z_conv, examples), positions)
-    else:
-        squared = _outer_sq_norms(p_ex, g_ex, positions)
+        squared = squared - _ws_correction(layer, patch_sums, g_ex, _rows_to_examples(z_conv, examples))
     bias_sq, bias_fn = _bias_terms(layer, g, examples)
 
     def weighted(w):

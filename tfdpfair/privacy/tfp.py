@@ -21,24 +21,25 @@ from tensorflow_privacy.privacy.optimizers import dp_optimizer_keras
 
 from tfdpfair.privacy.config import DPConfig
 
-BACKENDS = ("dp_model", "dp_optimizer")  # TF Privacy backends; tfdpfair.training adds its own
 _DP_OPTIMIZERS = {
     "sgd": dp_optimizer_keras.DPKerasSGDOptimizer,
     "adam": dp_optimizer_keras.DPKerasAdamOptimizer,
 }
 
 
-def check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown DP backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-
-
-def make_dp_model(model: tf.keras.Model, dp: DPConfig) -> tf.keras.Model:
+def make_dp_model(model: tf.keras.Model, dp: DPConfig, *, stock_registry: bool = False) -> tf.keras.Model:
     """A TF Privacy ``DPModel`` sharing ``model``'s layers and weights (functional models only).
 
     Train the returned model; save ``model`` (a plain Keras model that round-trips
-    through ``.keras`` files).
+    through ``.keras`` files). ``stock_registry=True`` passes TF Privacy's default layer
+    registry (Dense, Embedding, ...), so its fast clipping runs when every trainable layer
+    is registered and it silently falls back to the vectorized path otherwise (e.g. Conv2D).
     """
+    registry = None
+    if stock_registry:
+        from tensorflow_privacy.privacy.fast_gradient_clipping import layer_registry
+
+        registry = layer_registry.make_default_layer_registry()
     if not model.inputs:
         raise ValueError("make_dp_model needs a functional or Sequential model with a known input shape")
     return DPModel(
@@ -46,6 +47,7 @@ def make_dp_model(model: tf.keras.Model, dp: DPConfig) -> tf.keras.Model:
         noise_multiplier=dp.noise_multiplier,
         num_microbatches=dp.num_microbatches,
         use_xla=False,  # XLA makes every TF variant slower on CPU (measured)
+        layer_registry=registry,
         inputs=model.inputs,
         outputs=model.outputs,
         name=f"dp_{model.name}",

@@ -18,7 +18,6 @@ import tensorflow as tf
 
 from tfdpfair.data.augmentation import Augmentation
 from tfdpfair.data.pipeline import poisson_batches, shuffled_batches
-from tfdpfair.privacy import tfp
 from tfdpfair.privacy.accounting import PrivacySpend
 from tfdpfair.privacy.callbacks import PrivacyBudget
 from tfdpfair.privacy.config import DPConfig
@@ -26,7 +25,7 @@ from tfdpfair.privacy.private_model import make_private
 from tfdpfair.training.checkpoint import EpochCheckpoint
 
 OPTIMIZERS = ("sgd", "adam")
-BACKENDS = ("tfdpfair",) + tfp.BACKENDS
+BACKENDS = ("tfdpfair", "dp_model", "dp_optimizer")  # the last two: TF Privacy (tfdpfair.privacy.tfp)
 SAMPLINGS = ("shuffle", "poisson")
 
 
@@ -129,6 +128,8 @@ def compile_for_training(
                                  sat_radius=train.sam_radius, expected_batch_size=expected_batch_size)
         trainable.compile(optimizer=_optimizer(train), loss=_loss(), metrics=["accuracy"])
         return trainable
+    from tfdpfair.privacy import tfp  # TF Privacy only where asked for: the door to TF >= 2.16 stays open
+
     if not dp.enabled or train.backend == "dp_model":
         trainable = tfp.make_dp_model(model, dp) if dp.enabled else model
         trainable.compile(optimizer=_optimizer(train), loss=_loss(), metrics=["accuracy"])
