@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent("""
     tf.keras.utils.set_random_seed(1)
     init = models.get("mlp", input_shape=(6, 6, 1), num_classes=4).get_weights()
 
-    def step(strategy, sigma, enabled=True, seed=0):
+    def step(strategy, sigma, enabled=True, seed=0, xs=x, ys=y):
         with strategy.scope():
             tf.keras.utils.set_random_seed(seed)
             model = models.get("mlp", input_shape=(6, 6, 1), num_classes=4)
@@ -33,8 +33,8 @@ SCRIPT = textwrap.dedent("""
             private.compile(optimizer=tf.keras.optimizers.SGD(1.0),
                             loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         before = np.concatenate([w.ravel() for w in model.get_weights()])
-        private.train_on_batch(x, y)
-        return 8 * (before - np.concatenate([w.ravel() for w in model.get_weights()]))
+        private.train_on_batch(xs, ys)
+        return len(xs) * (before - np.concatenate([w.ravel() for w in model.get_weights()]))
 
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     single = tf.distribute.get_strategy()
@@ -46,6 +46,10 @@ SCRIPT = textwrap.dedent("""
         "clipped_sum_scale": float(np.max(np.abs(clean_two))),
         "nonprivate_max_diff": float(np.max(np.abs(step(mirrored, 0.0, False) - step(single, 0.0, False)))),
         "noise_std": float(np.std(noise)),
+        "removal_shift": max(float(np.linalg.norm(clean_two - step(mirrored, 0.0, xs=np.delete(x, i, 0),
+                                                                    ys=np.delete(y, i, 0)))) for i in (0, 6)),
+        "uneven_split_max_diff": float(np.max(np.abs(step(mirrored, 0.0, xs=x[:7], ys=y[:7])
+                                                     - step(single, 0.0, xs=x[:7], ys=y[:7])))),
     }))
 """)
 
@@ -66,3 +70,9 @@ def test_two_replicas_compute_the_same_clipped_sum_as_one_device(report):
 def test_noise_is_added_once_per_step_not_once_per_replica(report):
     # σC = 4; noise per replica would give 4·√2 ≈ 5.66
     assert report["noise_std"] == pytest.approx(4.0, rel=0.06)
+
+
+def test_sensitivity_across_replicas(report):
+    """Removing one example (7 examples split 4 + 3 over the replicas) moves the sum by at most C = 2."""
+    assert report["removal_shift"] <= 2.0 * 1.0001
+    assert report["uneven_split_max_diff"] < 1e-4

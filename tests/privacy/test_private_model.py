@@ -197,3 +197,23 @@ def test_microbatches_and_bad_options_are_refused():
     with pytest.raises(ValueError, match="steps_per_execution"):
         compile_for_training(model, dp=DPConfig(), train=TrainConfig()).compile(optimizer="sgd", loss="mse",
                                                                                  steps_per_execution=2)
+
+
+def test_dp_sat_noise_is_sigma_C_at_a_fixed_state(dp_probe):
+    x, y = dp_probe.data(16)
+    rng = np.random.default_rng(2)
+    _, template = _private(DPConfig(l2_norm_clip=C, noise_multiplier=0.0), sat_radius=0.5)
+    state = [rng.normal(size=g.shape).astype(np.float32) for g in template._previous_grads]
+
+    def step_sum(sigma, seed):
+        model, private = _private(DPConfig(l2_norm_clip=C, noise_multiplier=sigma), sat_radius=0.5)
+        tf.keras.utils.set_random_seed(seed)
+        for g, value in zip(private._previous_grads, state):
+            g.assign(value)
+        w0 = _flat(model.get_weights())
+        private.train_on_batch(x, y)
+        return len(x) * (w0 - _flat(model.get_weights()))
+
+    clean = step_sum(0.0, 0)
+    noise = np.concatenate([step_sum(SIGMA, s) - clean for s in range(3)])
+    assert np.std(noise) == pytest.approx(SIGMA * C, rel=0.06)

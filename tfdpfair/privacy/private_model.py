@@ -19,7 +19,7 @@ import tensorflow as tf
 from tfdpfair.data.augmentation import Augmentation
 from tfdpfair.privacy.config import DPConfig
 from tfdpfair.privacy.mechanisms import privatize
-from tfdpfair.privacy.per_example import ChunkResult, make_clipper
+from tfdpfair.privacy.per_example import make_clipper
 
 keras = tf.keras
 
@@ -44,8 +44,8 @@ class PrivateModel(keras.Model):
       augmentation: K augmented copies per example (augmentation multiplicity), or None.
       sat_radius: ρ ≥ 0; > 0 enables SAM (non-private) or DP-SAT (private: the ascent uses
         the previous step's privatized gradient, so it costs no privacy).
-      expected_batch_size: divisor of the noisy sum (Poisson sampling: q·N); None uses the
-        batch's actual size (fixed-size batches), times the number of replicas.
+      expected_batch_size: divisor of the noisy sum (Poisson sampling: q·N, the global batch);
+        None uses the batch's actual size (fixed-size batches), summed over replicas.
       method: per-example engine, ``auto``, ``layerwise`` or ``vmap``.
     """
 
@@ -88,7 +88,8 @@ class PrivateModel(keras.Model):
         self._clipper = make_clipper(self.model, loss, method=self.method)
 
     # -- one chunk of examples -------------------------------------------------------------
-    def _chunk(self, x, y) -> ChunkResult:
+    def _chunk(self, x, y):
+        """(gradient sums, labels, predictions) of one chunk; rows are the K augmented copies per example."""
         k = self.multiplicity
         if self.augmentation is not None:
             x = self.augmentation(x)
@@ -97,8 +98,7 @@ class PrivateModel(keras.Model):
             result = self._clipper.clipped_sum(x, y, l2_norm_clip=self.dp.l2_norm_clip, multiplicity=k)
         else:
             result = self._clipper.gradient_sum(x, y, multiplicity=k)
-        result.labels = y
-        return result
+        return result.sums, y, result.predictions
 
     def _gradient_sums(self, x, y):
         """Σ over all chunks of the (clipped) per-example gradients, plus labels and predictions for metrics.
@@ -115,8 +115,7 @@ class PrivateModel(keras.Model):
 
     def _nonempty_sums(self, x, y):
         if self.physical_batch_size is None:
-            r = self._chunk(x, y)
-            return r.sums, r.labels, r.predictions
+            return self._chunk(x, y)
         n = tf.shape(x)[0]
         size = self.physical_batch_size
         variables = self.model.trainable_variables
@@ -126,9 +125,9 @@ class PrivateModel(keras.Model):
                                element_shape=tf.TensorShape([None]).concatenate(self.model.output.shape[1:]))
 
         def body(i, start, sums, labels, preds):
-            r = self._chunk(x[start:start + size], y[start:start + size])
-            return (i + 1, start + size, [s + c for s, c in zip(sums, r.sums)], labels.write(i, r.labels),
-                    preds.write(i, r.predictions))
+            chunk_sums, chunk_labels, chunk_preds = self._chunk(x[start:start + size], y[start:start + size])
+            return (i + 1, start + size, [s + c for s, c in zip(sums, chunk_sums)], labels.write(i, chunk_labels),
+                    preds.write(i, chunk_preds))
 
         _, _, sums, labels, preds = tf.while_loop(
             lambda i, start, *_: start < n, body,
@@ -153,6 +152,10 @@ class PrivateModel(keras.Model):
         if sample_weight is not None:
             raise ValueError("sample weights are not supported under make_private")
         variables = self.model.trainable_variables
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        if self.sat_radius > 0 and replicas > 1:
+            raise NotImplementedError("SAM / DP-SAT under a multi-replica strategy is not supported yet")
         perturbation = None
         if self.sat_radius > 0:
             perturbation = self.ascent_perturbation(x, y)
@@ -162,12 +165,12 @@ class PrivateModel(keras.Model):
         if perturbation is not None:
             for v, e in zip(variables, perturbation):
                 v.assign_sub(e)
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync if context is not None else 1
         if self.expected_batch_size is not None:
             denominator = self.expected_batch_size
-        else:
-            denominator = tf.cast(tf.maximum(tf.shape(x)[0], 1) * replicas, tf.float32)
+        else:  # the global batch: replicas may hold different shares of it
+            local = tf.cast(tf.shape(x)[0], tf.float32)
+            total = context.all_reduce(tf.distribute.ReduceOp.SUM, local) if replicas > 1 else local
+            denominator = tf.maximum(total, 1.0)
         if self.dp.enabled:
             first = context is None or context.replica_id_in_sync_group == 0
             grads = privatize(sums, l2_norm_clip=self.dp.l2_norm_clip, noise_multiplier=self.dp.noise_multiplier,
@@ -178,7 +181,7 @@ class PrivateModel(keras.Model):
             with tf.GradientTape() as tape:
                 regularization = tf.add_n(self.model.losses)
             extra = tape.gradient(regularization, variables, unconnected_gradients="zero")
-            grads = [g + e for g, e in zip(grads, extra)]
+            grads = [g + e / replicas for g, e in zip(grads, extra)]  # Keras sums the replicas' gradients
         for slot, g in zip(self._previous_grads, grads):
             slot.assign(g)
         self.optimizer.apply_gradients(zip(grads, variables))
