@@ -2,7 +2,7 @@
 """Seconds per training step of DP-SGD implementations vs the non-private Keras step, measured in one run.
 
 Not a test (shared machines are noisy): median s/step over timed steps after warm-up,
-and ratios taken within this one process. Methods:
+timed round-robin across methods, and ratios taken within this one process. Methods:
 
   keras_nonprivate   plain Keras ``fit`` step
   tfp_dp_optimizer   TF Privacy's DPKerasSGDOptimizer, one microbatch per example
@@ -87,21 +87,29 @@ def _batch(case: dict, batch: int):
     return (rng.uniform(size=(batch,) + case["shape"]).astype(np.float32), rng.integers(0, 10, size=batch))
 
 
-def measure(method: str, name: str, *, steps: int, batch=None, physical_batch_size=None) -> dict:
+def measure(methods, name: str, *, steps: dict, batch=None, physical_batch_size=None) -> dict:
+    """Median s/step of each method, timed round-robin (one step of each in turn) so drift hits all alike."""
     case = CASES[name]
     batch = batch or case["batch"]
     x, y = _batch(case, batch)
-    trainable = _trainable(method, name, DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0), physical_batch_size)
-    for _ in range(2):  # trace and warm up
-        trainable.train_on_batch(x, y)
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        trainable.train_on_batch(x, y)
-        times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
-    return {"seconds_per_step": seconds, "examples_per_second": batch / seconds,
-            "peak_memory_mb": peak_memory_mb(method, name, batch, physical_batch_size)}
+    dp = DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0)
+    trainables = {m: _trainable(m, name, dp, physical_batch_size) for m in methods}
+    for trainable in trainables.values():
+        for _ in range(2):  # trace and warm up
+            trainable.train_on_batch(x, y)
+    times = {m: [] for m in methods}
+    for r in range(max(steps.values())):
+        for m in methods:
+            if r < steps[m]:
+                start = time.perf_counter()
+                trainables[m].train_on_batch(x, y)
+                times[m].append(time.perf_counter() - start)
+    out = {}
+    for m in methods:
+        seconds = statistics.median(times[m])
+        out[m] = {"seconds_per_step": seconds, "examples_per_second": batch / seconds,
+                  "peak_memory_mb": peak_memory_mb(m, name, batch, physical_batch_size)}
+    return out
 
 
 def run(args) -> dict:
@@ -109,12 +117,10 @@ def run(args) -> dict:
                        "tensorflow": tf.__version__}}
     for name, case in CASES.items():
         fast, slow = (args.steps, args.slow_steps) if name == "wincott_cnn" else (args.wrn_steps, 1)
-        rows = {}
-        for method in METHODS:
-            if method == "tfp_dp_optimizer" and name == "wrn16_4" and not args.with_slow_wrn:
-                continue
-            print(f"  measuring {name} / {method} ...", flush=True)
-            rows[method] = measure(method, name, steps=slow if method == "tfp_dp_optimizer" else fast)
+        methods = [m for m in METHODS
+                   if not (m == "tfp_dp_optimizer" and name == "wrn16_4" and not args.with_slow_wrn)]
+        print(f"  measuring {name}: {', '.join(methods)} ...", flush=True)
+        rows = measure(methods, name, steps={m: slow if m == "tfp_dp_optimizer" else fast for m in methods})
         ours = rows["tfdpfair"]["seconds_per_step"]
         out[name] = {
             "batch_size": case["batch"],
@@ -128,8 +134,9 @@ def run(args) -> dict:
     print("  measuring wrn16_4 logical batch 256: whole vs physical chunks of 32 ...", flush=True)
     out["logical_batch_wrn16_4"] = {
         "logical_batch": 256,
-        "whole": measure("tfdpfair", "wrn16_4", steps=2, batch=256),
-        "physical_32": measure("tfdpfair", "wrn16_4", steps=2, batch=256, physical_batch_size=32),
+        "whole": measure(["tfdpfair"], "wrn16_4", steps={"tfdpfair": 2}, batch=256)["tfdpfair"],
+        "physical_32": measure(["tfdpfair"], "wrn16_4", steps={"tfdpfair": 2}, batch=256,
+                               physical_batch_size=32)["tfdpfair"],
     }
     return out
 
