@@ -62,8 +62,11 @@ def per_example_loss(loss) -> Callable:
 
 
 def _row_losses(loss_fn, y, predictions) -> tf.Tensor:
+    """One loss per input row (a loss with extra axes is averaged over them)."""
     losses = loss_fn(y, predictions)
-    return tf.reshape(losses, [tf.shape(predictions)[0], -1])[:, 0] if losses.shape.rank != 1 else losses
+    if losses.shape.rank == 1:
+        return losses
+    return tf.reduce_mean(tf.reshape(losses, [tf.shape(predictions)[0], -1]), axis=1)
 
 
 class Clipper:
