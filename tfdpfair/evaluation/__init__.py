@@ -1,1 +1,1 @@
-"""Evaluation: fairness metrics, membership-inference attacks, synthetic-data utility (later issues)."""
+"""Evaluation: synthetic-data utility (TSTR AUROC, real-vs-fake, FID); fairness and attacks come later."""

@@ -16,8 +16,8 @@ class BudgetExhaustedError(RuntimeError):
 class PrivacyBudget(tf.keras.callbacks.Callback):
     """Counts noisy steps, records ε (tight and classic) in the history, stops before overspending.
 
-    Every training batch is one DP step at sampling rate q, so the accountant is
-    charged exactly once per ``on_train_batch_end``. When ``dp.target_epsilon`` is
+    Every training batch is ``steps_per_batch`` DP steps (usually one) at sampling rate q,
+    charged at each ``on_train_batch_end``. When ``dp.target_epsilon`` is
     set, training stops after the last step T with ε(T) ≤ target (the conversion is
     ``dp.budget_conversion``): it never takes a step that would exceed the target.
     Each epoch's logs gain ``epsilon``, ``epsilon_classic`` and ``dp_steps``.
@@ -26,13 +26,19 @@ class PrivacyBudget(tf.keras.callbacks.Callback):
       dp: the mechanism (σ, δ, target ε, accounting).
       sampling_rate: q = batch size / number of training examples.
       initial_steps: steps already taken (when resuming from a checkpoint).
+      steps_per_batch: DP steps in one ``fit`` batch (a GAN taking k discriminator steps,
+        each on its own slice of real data, per batch); training stops before the batch
+        whose steps would exceed the target.
     """
 
-    def __init__(self, *, dp: DPConfig, sampling_rate: float, initial_steps: int = 0):
+    def __init__(self, *, dp: DPConfig, sampling_rate: float, initial_steps: int = 0, steps_per_batch: int = 1):
         super().__init__()
+        if steps_per_batch < 1:
+            raise ValueError(f"steps_per_batch must be >= 1, got {steps_per_batch}")
         self.dp = dp
         self.sampling_rate = float(sampling_rate)
         self.steps = int(initial_steps)
+        self.steps_per_batch = int(steps_per_batch)
         self.stopped_by_budget = False
         self.max_steps: Optional[int] = None
         if dp.target_epsilon is not None:
@@ -57,15 +63,15 @@ class PrivacyBudget(tf.keras.callbacks.Callback):
         spe = getattr(self.model, "_steps_per_execution", None)
         if spe is not None and int(spe.numpy()) != 1:
             raise ValueError("PrivacyBudget counts one DP step per batch: compile with steps_per_execution=1")
-        if self.remaining_steps() == 0:
+        if self.remaining_steps() is not None and self.remaining_steps() < self.steps_per_batch:
             raise BudgetExhaustedError(
                 f"the target epsilon {self.dp.target_epsilon} allows {self.max_steps} steps and "
                 f"{self.steps} were taken; raise target_epsilon or the noise multiplier"
             )
 
     def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if self.max_steps is not None and self.steps >= self.max_steps:
+        self.steps += self.steps_per_batch
+        if self.max_steps is not None and self.steps + self.steps_per_batch > self.max_steps:
             self.model.stop_training = True
             self.stopped_by_budget = True
 

@@ -35,3 +35,27 @@ def plot_training_curves(
             ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def image_grid(images, *, rows: int, cols: int, titles=None, row_labels=None) -> "plt.Figure":
+    """A rows × cols grid of images (N, H, W, C) with values in [0, 1] or [−1, 1]; N ≥ rows·cols is cut."""
+    import numpy as np
+
+    images = np.asarray(images)
+    if images.min() < 0:
+        images = (images + 1.0) / 2.0
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9 + 0.3), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            img = images[i]
+            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None,
+                      vmin=0, vmax=1)
+        if titles is not None and i < cols:
+            ax.set_title(str(titles[i]), fontsize=7)
+    if row_labels is not None:
+        for r, label in enumerate(row_labels):
+            axes[r, 0].text(-0.1, 0.5, str(label), transform=axes[r, 0].transAxes, ha="right", va="center",
+                            fontsize=7)
+    fig.tight_layout(pad=0.2)
+    return fig

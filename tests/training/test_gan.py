@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfdpfair import models
+from tfdpfair.privacy import DPConfig, compute_epsilon
+from tfdpfair.privacy.callbacks import PrivacyBudget
+from tfdpfair.training.gan import DPGAN
+
+
+def _gan(policy="separate", conditional=True, d_steps=1, dp=DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0)):
+    tf.keras.utils.set_random_seed(0)
+    if conditional:
+        g = models.get("cgan_generator", latent_dim=8, hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
+        d = models.get("cgan_discriminator", hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
+    else:
+        g = models.get("dcgan_generator", latent_dim=8, image_shape=(8, 8, 1))
+        d = models.get("dcgan_discriminator", image_shape=(8, 8, 1))
+    gan = DPGAN(g, d, latent_dim=8, dp=dp, policy=policy, batch_size=10, d_steps=d_steps,
+                num_classes=3 if conditional else None)
+    gan.compile(tf.keras.optimizers.SGD(0.1), tf.keras.optimizers.Adam(1e-3))
+    return gan
+
+
+def _data(n=200):
+    rng = np.random.default_rng(0)
+    return rng.uniform(size=(n, 8, 8, 1)).astype(np.float32), rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize("policy", ["separate", "real_only", "joint"])
+@pytest.mark.parametrize("conditional", [True, False])
+def test_every_policy_trains_and_generates(policy, conditional):
+    gan = _gan(policy, conditional)
+    x, y = _data()
+    history = gan.fit(x, y, batch_size=10, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][-1]) and np.isfinite(history.history["g_loss"][-1])
+    assert gan.generate(5).shape == (5, 8, 8, 1)
+    if conditional:
+        assert gan.generate(3, labels=tf.constant([0, 1, 2])).shape == (3, 8, 8, 1)
+
+
+def test_budget_counts_every_discriminator_step_and_never_overshoots():
+    x, y = _data(200)
+    q = 10 / 200
+    kw = dict(sampling_rate=q, noise_multiplier=1.0, delta=1e-5)
+    target = 0.5 * (compute_epsilon(steps=27, **kw) + compute_epsilon(steps=28, **kw))
+    dp = DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0, target_epsilon=target)
+    gan = _gan(dp=dp, d_steps=2)
+    budget = PrivacyBudget(dp=dp, sampling_rate=q, steps_per_batch=2)
+    gan.fit(x, y, batch_size=20, epochs=5, verbose=0, callbacks=[budget])  # 10 batches (20 D steps) per epoch
+    assert budget.steps == 26  # 13 batches; a 14th would take steps 27 and 28, past the budget
+    assert budget.stopped_by_budget and budget.spend().epsilon <= target
+    assert int(gan.d_optimizer.iterations.numpy()) == 26 and int(gan.g_optimizer.iterations.numpy()) == 13
+
+
+def test_non_private_gan_and_bad_arguments():
+    gan = _gan(dp=DPConfig().disabled())
+    x, y = _data(40)
+    gan.fit(x, y, batch_size=10, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="unknown discriminator policy"):
+        _gan(policy="fake_only")
