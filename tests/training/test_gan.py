@@ -59,3 +59,38 @@ def test_non_private_gan_and_bad_arguments():
     gan.fit(x, y, batch_size=10, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="unknown discriminator policy"):
         _gan(policy="fake_only")
+
+
+def test_train_gan_stops_at_max_steps_and_charges_the_budget():
+    from tfdpfair.training.gan import GANTrainConfig, train_gan
+
+    x, y = _data(200)
+    tf.keras.utils.set_random_seed(0)
+    g = models.get("cgan_generator", latent_dim=8, hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
+    d = models.get("cgan_discriminator", hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
+    config = GANTrainConfig(batch_size=10, max_steps=25, d_steps=2, decay_step=10, latent_dim=8)
+    run = train_gan(g, d, x, y, dp=DPConfig(noise_multiplier=1.0), config=config, num_classes=3, verbose=0)
+    assert run.generator_steps == 25 and run.privacy.steps == 50
+    assert run.privacy.sampling_rate == 10 / 200
+    assert len(run.history["epsilon"]) == 3  # 10 generator steps per epoch: 10 + 10 + 5
+    with pytest.raises(ValueError, match="exceeds"):
+        train_gan(g, d, x[:15], y[:15], dp=DPConfig(), config=config, num_classes=3, verbose=0)
+
+
+def test_train_gan_resumes_with_its_accountant(tmp_path):
+    from tfdpfair.training.gan import GANTrainConfig, train_gan
+
+    x, y = _data(200)
+
+    def fit(max_steps, resume):
+        tf.keras.utils.set_random_seed(0)
+        g = models.get("cgan_generator", latent_dim=8, hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
+        d = models.get("cgan_discriminator", hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
+        config = GANTrainConfig(batch_size=10, max_steps=max_steps, latent_dim=8)
+        return train_gan(g, d, x, y, dp=DPConfig(noise_multiplier=1.0), config=config, num_classes=3, verbose=0,
+                         checkpoint_dir=tmp_path, resume=resume)
+
+    fit(20, False)  # one epoch is 20 steps
+    resumed = fit(40, True)
+    assert resumed.generator_steps == 40 and resumed.privacy.steps == 40
+    assert len(resumed.history["epsilon"]) == 2

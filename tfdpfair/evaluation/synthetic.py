@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 from scipy import linalg
@@ -22,6 +23,7 @@ def tstr_auroc(*, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, 
 
     Images are flattened; pixel scale is the caller's (use the same for both sets).
     """
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.neural_network import MLPClassifier
@@ -31,8 +33,10 @@ def tstr_auroc(*, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, 
     if len(np.unique(y_train)) < 2:
         raise ValueError("the training labels hold a single class; AUROC needs at least two")
     model = (LogisticRegression(max_iter=max_iter, random_state=seed) if classifier == "logistic"
-             else MLPClassifier(hidden_layer_sizes=(128,), max_iter=max_iter, random_state=seed))
-    model.fit(x_train.reshape(len(x_train), -1), y_train)
+             else MLPClassifier(max_iter=max_iter, random_state=seed))  # scikit-learn defaults: one hidden layer of 100
+    with warnings.catch_warnings():  # max_iter is the caller's choice: no convergence chatter
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x_train.reshape(len(x_train), -1), y_train)
     scores = model.predict_proba(x_test.reshape(len(x_test), -1))
     classes = list(model.classes_)
     if len(classes) == 2:

@@ -9,13 +9,21 @@ are drawn uniformly, independent of the real labels.
 """
 from __future__ import annotations
 
+import dataclasses
+import sys
+import time
+from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import tensorflow as tf
 
+from tfdpfair.privacy.accounting import PrivacySpend
+from tfdpfair.privacy.callbacks import PrivacyBudget
 from tfdpfair.privacy.config import DPConfig
 from tfdpfair.privacy.discriminator import POLICIES, discriminator_gradient
 from tfdpfair.privacy.per_example import make_clipper
+from tfdpfair.training.checkpoint import EpochCheckpoint
 
 keras = tf.keras
 BCE = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -129,3 +137,119 @@ class DPGAN(keras.Model):
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return {m.name: m.result() for m in self.metrics}
+
+
+@dataclasses.dataclass(frozen=True)
+class GANTrainConfig:
+    """How a (DP-)GAN is trained.
+
+    Attributes:
+      batch_size: real (and fake) examples per discriminator step; q = batch_size / N.
+      max_steps: generator steps at most (the target ε may stop training earlier).
+      d_steps: discriminator steps per generator step, each on fresh real data.
+      learning_rate / learning_rate_after / decay_step: SGD learning rate of both networks,
+        ``learning_rate`` until discriminator step ``decay_step``, then ``learning_rate_after``
+        (DP-CGAN: 0.15 → 0.052 at 10K).
+      g_optimizer: ``sgd`` (same schedule as the discriminator) or ``adam`` (lr 2e-4, β1 0.5).
+      policy: discriminator policy, see ``tfdpfair.privacy.discriminator``.
+      latent_dim: size of the generator's noise input.
+    """
+
+    batch_size: int = 600
+    max_steps: int = 30000
+    d_steps: int = 1
+    learning_rate: float = 0.15
+    learning_rate_after: float = 0.052
+    decay_step: int = 10000
+    g_optimizer: str = "sgd"
+    policy: str = "separate"
+    latent_dim: int = 100
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_steps < 1 or self.d_steps < 1 or self.decay_step < 0:
+            raise ValueError(f"batch_size, max_steps, d_steps must be >= 1 and decay_step >= 0, got {self}")
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown discriminator policy {self.policy!r}; choose one of {', '.join(POLICIES)}")
+        if self.g_optimizer not in ("sgd", "adam"):
+            raise ValueError(f"g_optimizer must be 'sgd' or 'adam', got {self.g_optimizer!r}")
+
+
+@dataclasses.dataclass
+class GANRun:
+    """What ``train_gan`` returns: the trained GAN, per-epoch history, ε spent (None if non-private), steps, time."""
+
+    gan: DPGAN
+    history: dict
+    privacy: Optional[PrivacySpend]
+    generator_steps: int
+    seconds: float
+    stopped_by_budget: bool
+
+
+class _StopAtStep(keras.callbacks.Callback):
+    def __init__(self, max_steps: int, initial_steps: int = 0):
+        super().__init__()
+        self.max_steps = max_steps
+        self.steps = initial_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.steps >= self.max_steps:
+            self.model.stop_training = True
+
+
+def train_gan(generator: keras.Model, discriminator: keras.Model, x: np.ndarray, y: Optional[np.ndarray], *,
+              dp: DPConfig, config: GANTrainConfig, num_classes: Optional[int] = None, seed: int = 0,
+              checkpoint_dir: Optional[Path] = None, resume: bool = False,
+              verbose: Optional[int] = None) -> GANRun:
+    """Train a (conditional when ``num_classes``) GAN on images ``x`` (labels ``y``), DP discriminator if ``dp.enabled``.
+
+    Real data comes in reshuffled batches of ``d_steps · batch_size`` (the last partial one
+    dropped); a ``PrivacyBudget`` charges ``d_steps`` steps at q = batch_size / N per batch
+    and stops before ``dp.target_epsilon`` would be exceeded. With ``checkpoint_dir`` both
+    networks, their optimizers and the DP step count are saved each epoch; ``resume=True``
+    continues from there.
+    """
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+        [config.decay_step], [config.learning_rate, config.learning_rate_after])
+    g_opt = (keras.optimizers.SGD(schedule) if config.g_optimizer == "sgd"
+             else keras.optimizers.Adam(2e-4, beta_1=0.5))
+    gan = DPGAN(generator, discriminator, latent_dim=config.latent_dim, dp=dp, policy=config.policy,
+                batch_size=config.batch_size, d_steps=config.d_steps, num_classes=num_classes)
+    gan.compile(d_optimizer=keras.optimizers.SGD(schedule), g_optimizer=g_opt)
+    per_batch = config.batch_size * config.d_steps
+    if per_batch > len(x):
+        raise ValueError(f"d_steps × batch_size = {per_batch} exceeds the {len(x)} training examples")
+    steps_per_epoch = len(x) // per_batch
+    epochs = -(-config.max_steps // steps_per_epoch)
+    inputs = (x, y) if num_classes is not None else (x,)
+    ds = (tf.data.Dataset.from_tensor_slices(inputs).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+          .batch(per_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+    callbacks = []
+    budget = None
+    if dp.enabled:
+        budget = PrivacyBudget(dp=dp, sampling_rate=config.batch_size / len(x), steps_per_batch=config.d_steps)
+        callbacks.append(budget)
+    initial_epoch, history = 0, {}
+    if checkpoint_dir is not None:
+        saver = EpochCheckpoint(Path(checkpoint_dir), budget=budget)
+        if resume:
+            gan.d_optimizer.build(discriminator.trainable_variables)
+            gan.g_optimizer.build(generator.trainable_variables)
+            initial_epoch, dp_steps, history = saver.restore(gan)
+            if budget is not None:
+                budget.steps = dp_steps
+        callbacks.append(saver)
+    stop = _StopAtStep(config.max_steps, initial_steps=int(gan.g_optimizer.iterations.numpy()))
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    start = time.perf_counter()
+    budget_left = budget is None or budget.remaining_steps() is None or budget.remaining_steps() >= config.d_steps
+    if initial_epoch < epochs and stop.steps < config.max_steps and budget_left:
+        fit = gan.fit(ds, epochs=epochs, initial_epoch=initial_epoch, callbacks=[stop] + callbacks, verbose=verbose)
+        for key, values in fit.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+    return GANRun(gan=gan, history=history,
+                  privacy=budget.spend() if budget else None,
+                  generator_steps=int(gan.g_optimizer.iterations.numpy()), seconds=time.perf_counter() - start,
+                  stopped_by_budget=bool(budget and budget.stopped_by_budget))
