@@ -57,3 +57,15 @@ def test_plot_returns_a_figure_with_one_panel_per_metric():
 def test_a_folder_with_only_a_config_from_a_failed_start_is_reused(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     assert prepare_output_dir(tmp_path) == tmp_path
+
+
+def test_metric_vs_epsilon_and_image_grid_return_figures():
+    import numpy as np
+
+    from tfdpfair.reporting.figures import image_grid, plot_metric_vs_epsilon
+
+    fig = plot_metric_vs_epsilon([(8.0, 0.6), (1.0, 0.9)], ylabel="accuracy", reference=0.55)
+    line = fig.axes[0].lines[0]
+    assert list(line.get_xdata()) == [1.0, 8.0] and len(fig.axes[0].lines) == 2
+    grid = image_grid(np.zeros((6, 4, 4, 1)) - 1, rows=2, cols=3, row_labels=["a", "b"])
+    assert len(grid.axes) == 6

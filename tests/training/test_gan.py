@@ -94,3 +94,14 @@ def test_train_gan_resumes_with_its_accountant(tmp_path):
     resumed = fit(40, True)
     assert resumed.generator_steps == 40 and resumed.privacy.steps == 40
     assert len(resumed.history["epsilon"]) == 2
+
+
+def test_generated_samples_keep_one_grid_per_epoch():
+    from tfdpfair.training.gan import GeneratedSamples
+
+    gan = _gan(conditional=False)
+    x, _ = _data(40)
+    watch = GeneratedSamples(n=4)
+    gan.fit(x, batch_size=10, epochs=3, verbose=0, callbacks=[watch])
+    assert len(watch.images) == 3 and watch.images[0].shape == (4, 8, 8, 1)
+    assert not np.allclose(watch.images[0], watch.images[-1])

@@ -59,3 +59,21 @@ def image_grid(images, *, rows: int, cols: int, titles=None, row_labels=None) ->
                             fontsize=7)
     fig.tight_layout(pad=0.2)
     return fig
+
+
+def plot_metric_vs_epsilon(points, *, ylabel: str, reference=None, reference_label: str = "non-private",
+                           title: str = "") -> "plt.Figure":
+    """``points``: [(ε, value), ...] of private runs; ``reference``: the non-private value (a dashed line)."""
+    points = sorted(points)
+    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label="DP")
+    if reference is not None:
+        ax.axhline(reference, linestyle="--", color="gray", label=reference_label)
+    ax.set_xlabel("ε (classic)")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

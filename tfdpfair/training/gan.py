@@ -13,7 +13,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -201,7 +201,7 @@ class _StopAtStep(keras.callbacks.Callback):
 def train_gan(generator: keras.Model, discriminator: keras.Model, x: np.ndarray, y: Optional[np.ndarray], *,
               dp: DPConfig, config: GANTrainConfig, num_classes: Optional[int] = None, seed: int = 0,
               checkpoint_dir: Optional[Path] = None, resume: bool = False,
-              verbose: Optional[int] = None) -> GANRun:
+              callbacks: Sequence[keras.callbacks.Callback] = (), verbose: Optional[int] = None) -> GANRun:
     """Train a (conditional when ``num_classes``) GAN on images ``x`` (labels ``y``), DP discriminator if ``dp.enabled``.
 
     Real data comes in reshuffled batches of ``d_steps · batch_size`` (the last partial one
@@ -225,7 +225,7 @@ def train_gan(generator: keras.Model, discriminator: keras.Model, x: np.ndarray,
     inputs = (x, y) if num_classes is not None else (x,)
     ds = (tf.data.Dataset.from_tensor_slices(inputs).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
           .batch(per_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
-    callbacks = []
+    callbacks = list(callbacks)
     budget = None
     if dp.enabled:
         budget = PrivacyBudget(dp=dp, sampling_rate=config.batch_size / len(x), steps_per_batch=config.d_steps)
@@ -253,3 +253,24 @@ def train_gan(generator: keras.Model, discriminator: keras.Model, x: np.ndarray,
                   privacy=budget.spend() if budget else None,
                   generator_steps=int(gan.g_optimizer.iterations.numpy()), seconds=time.perf_counter() - start,
                   stopped_by_budget=bool(budget and budget.stopped_by_budget))
+
+
+class GeneratedSamples(keras.callbacks.Callback):
+    """Keeps the generator's images for fixed noise at the end of every epoch (to watch quality evolve).
+
+    Attributes:
+      images: one (n, H, W, C) array per epoch.
+    """
+
+    def __init__(self, n: int = 10, seed: int = 0):
+        super().__init__()
+        self.n = n
+        self.seed = seed
+        self.images = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        gan = self.model
+        z = tf.random.stateless_normal([self.n, gan.latent_dim], seed=[self.seed, 0])
+        if gan.num_classes is not None:
+            z = tf.concat([z, tf.one_hot(tf.range(self.n) % gan.num_classes, gan.num_classes)], axis=1)
+        self.images.append(gan.generator(z, training=False).numpy())
