@@ -248,7 +248,7 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
                          ResultRow("Figure 6.5: FID on the real-vs-fake network", setting, "fid", rvf.fid, None)]
         print(f"DCGAN {label}: real-vs-fake accuracy {rvf.accuracy:.3f}, FID {rvf.fid:.3f} ({fit.seconds:.0f} s)",
               flush=True)
-    private = [e for e in config.gan_epsilons]
+    private = list(config.gan_epsilons)
     figures["gan_samples_per_epsilon"] = image_grid(np.concatenate(samples), rows=len(samples), cols=10,
                                                     row_labels=[s[0] for s in settings])
     figures["figure6_4_real_vs_fake_accuracy"] = plot_metric_vs_epsilon(
@@ -260,6 +260,13 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
         figures[f"gan_samples_per_epoch_eps{lowest:g}"] = image_grid(
             np.concatenate(per_epoch.images), rows=len(per_epoch.images), cols=10,
             row_labels=[f"epoch {i + 1}" for i in range(len(per_epoch.images))])
+    for name, values in (("real-vs-fake accuracy", accuracy), ("FID", fid)):
+        ordered = [values[e] for e in sorted(private)]
+        falls = all(a >= b for a, b in zip(ordered, ordered[1:]))
+        results.notes.append(
+            f"Paper's trend (worse images at lower ε): {name} {'falls' if falls else 'does not fall'} monotonically "
+            "as ε grows here (" + ", ".join(f"ε={e:g}: {values[e]:.3g}" for e in sorted(private))
+            + f"; non-private {values['non-private']:.3g}).")
     results.notes += [
         "DP-DCGAN: noise only on the real images' clipped gradients (policy real_only); σ calibrated per target ε "
         f"(classic) for {steps} discriminator steps at q = {config.gan.batch_size / len(train):.4g}; "
