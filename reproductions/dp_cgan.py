@@ -138,9 +138,7 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
         if fit.privacy:
             results.privacy.append(fit.privacy.as_dict(name) | {"l2_norm_clip": dp.l2_norm_clip})
         labels = np.arange(config.synthetic_examples) % train.num_classes
-        images = np.concatenate([fit.gan.generate(len(chunk), labels=tf.constant(chunk)).numpy()
-                                 for chunk in np.array_split(labels, max(1, len(labels) // 5000))])
-        synthetic[name] = (images, labels)
+        synthetic[name] = (fit.gan.generate_many(len(labels), labels=labels), labels)
         grid_labels = np.repeat(np.arange(train.num_classes), 10)
         figures[f"figure2_{name.lower().replace(' ', '_').replace('-', '_')}"] = image_grid(
             fit.gan.generate(len(grid_labels), labels=tf.constant(grid_labels)).numpy(), rows=train.num_classes,

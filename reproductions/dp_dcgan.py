@@ -206,12 +206,6 @@ def _classifier_stage(config, ctx, train, test, results, figures) -> None:
     figures["training_curves"] = plot_training_curves(histories, metrics=("accuracy", "epsilon_classic", "epsilon"))
 
 
-def _generate(gan, n: int):
-    import numpy as np
-
-    return np.concatenate([gan.generate(len(part)).numpy() for part in np.array_split(np.arange(n), max(1, n // 5000))])
-
-
 def _gan_stage(config, ctx, train, test, results, figures) -> None:
     import dataclasses as dc
 
@@ -243,9 +237,10 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
             results.privacy.append(fit.privacy.as_dict(f"DP-DCGAN {label}") | {"l2_norm_clip": dp.l2_norm_clip})
         if eps == lowest:
             per_epoch = watch
-        samples.append(watch.images[-1] if watch.images else _generate(fit.gan, 10))
-        rvf = real_vs_fake(real_train=real_train, fake_train=_generate(fit.gan, len(real_train)), real_test=real_test,
-                           fake_test=_generate(fit.gan, len(real_test)), epochs=config.eval_epochs, seed=ctx.seed)
+        samples.append(watch.images[-1] if watch.images else fit.gan.generate_many(10))
+        rvf = real_vs_fake(real_train=real_train, fake_train=fit.gan.generate_many(len(real_train)),
+                           real_test=real_test, fake_test=fit.gan.generate_many(len(real_test)),
+                           epochs=config.eval_epochs, seed=ctx.seed)
         key = eps if eps is not None else "non-private"
         accuracy[key], fid[key] = rvf.accuracy, rvf.fid
         setting = {"epsilon": eps} if eps is not None else {"model": "non-private"}

@@ -14,12 +14,14 @@ def test_clipped_sum_bounds_each_example():
     rng = np.random.default_rng(0)
     per_example = [tf.constant(rng.normal(size=(5, 3, 2)) * 10, tf.float32), tf.constant(rng.normal(size=(5, 4)),
                                                                                            tf.float32)]
-    summed = mechanisms.clipped_sum(per_example, l2_norm_clip=1.0)
+    summed, squared = mechanisms.clipped_sum(per_example, l2_norm_clip=1.0)
     expected = 0
     for i in range(5):
         g = np.concatenate([per_example[0][i].numpy().ravel(), per_example[1][i].numpy().ravel()])
         expected = expected + g * min(1, 1 / np.linalg.norm(g))
     np.testing.assert_allclose(np.concatenate([s.numpy().ravel() for s in summed]), expected, rtol=1e-5)
+    norms = [np.sum(per_example[0][i].numpy() ** 2) + np.sum(per_example[1][i].numpy() ** 2) for i in range(5)]
+    np.testing.assert_allclose(squared.numpy(), norms, rtol=1e-5)
 
 
 def test_privatize_adds_sigma_C_noise_once_and_divides():

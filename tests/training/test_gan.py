@@ -105,3 +105,14 @@ def test_generated_samples_keep_one_grid_per_epoch():
     gan.fit(x, batch_size=10, epochs=3, verbose=0, callbacks=[watch])
     assert len(watch.images) == 3 and watch.images[0].shape == (4, 8, 8, 1)
     assert not np.allclose(watch.images[0], watch.images[-1])
+
+
+def test_generate_many_returns_n_images_across_chunks_with_the_given_labels():
+    gan = _gan(conditional=True)
+    seen = []
+    original = gan.generate
+    gan.generate = lambda n, labels=None: seen.append(labels.numpy().tolist()) or original(n, labels=labels)
+    labels = np.arange(11) % 3
+    images = gan.generate_many(11, labels=labels, chunk=4)
+    assert images.shape == (11, 8, 8, 1) and 0.0 <= images.min() and images.max() <= 1.0
+    assert [len(c) for c in seen] == [4, 4, 3] and sum(seen, []) == labels.tolist()

@@ -6,7 +6,7 @@ produces the clipped sums; these functions do the rest.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -17,12 +17,12 @@ def clip_factors(squared_norms: tf.Tensor, *, l2_norm_clip: float) -> tf.Tensor:
     return tf.minimum(1.0, l2_norm_clip / tf.maximum(norms, 1e-12))
 
 
-def clipped_sum(per_example: Sequence[tf.Tensor], *, l2_norm_clip: float) -> List[tf.Tensor]:
-    """Σ_i clip(g_i, C) for stacked per-example gradients (each tensor has a leading batch axis)."""
+def clipped_sum(per_example: Sequence[tf.Tensor], *, l2_norm_clip: float) -> Tuple[List[tf.Tensor], tf.Tensor]:
+    """(Σ_i clip(g_i, C), ‖g_i‖² per example) for stacked per-example gradients (leading batch axis)."""
     batch = tf.shape(per_example[0])[0]
     squared = tf.add_n([tf.reduce_sum(tf.reshape(tf.square(g), [batch, -1]), axis=1) for g in per_example])
     factors = clip_factors(squared, l2_norm_clip=l2_norm_clip)
-    return [tf.tensordot(factors, g, axes=1) for g in per_example]
+    return [tf.tensordot(factors, g, axes=1) for g in per_example], squared
 
 
 def gaussian_noise(like: Sequence[tf.Tensor], *, stddev: float, seed: Optional[int] = None) -> List[tf.Tensor]:

@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Optional
 import tensorflow as tf
 
 from tfdpfair.models.layers import WSConv2D
-from tfdpfair.privacy.mechanisms import clip_factors
+from tfdpfair.privacy.mechanisms import clip_factors, clipped_sum
 
 keras = tf.keras
 METHODS = ("auto", "layerwise", "vmap")
@@ -107,10 +107,7 @@ class VmapClipper(Clipper):
             return tape.gradient(mean, variables, unconnected_gradients="zero"), losses, predictions
 
         grads, losses, predictions = tf.vectorized_map(one_example, (xs, ys))
-        batch = tf.shape(xs)[0]
-        squared = tf.add_n([tf.reduce_sum(tf.reshape(tf.square(g), [batch, -1]), axis=1) for g in grads])
-        factors = clip_factors(squared, l2_norm_clip=l2_norm_clip)
-        sums = [tf.tensordot(factors, g, axes=1) for g in grads]
+        sums, squared = clipped_sum(grads, l2_norm_clip=l2_norm_clip)
         flat_pred = tf.reshape(predictions, tf.concat([[-1], tf.shape(predictions)[2:]], axis=0))
         return ChunkResult(sums, tf.reshape(losses, [-1]), flat_pred, squared)
 

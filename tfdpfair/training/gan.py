@@ -90,6 +90,13 @@ class DPGAN(keras.Model):
             labels = tf.random.uniform([n], 0, self.num_classes, dtype=tf.int32)
         return self.generator(self._generator_input(n, labels), training=training)
 
+    def generate_many(self, n: int, labels=None, *, chunk: int = 5000) -> np.ndarray:
+        """``n`` images as a numpy array, generated ``chunk`` at a time (``labels``: array of n ints, or None)."""
+        parts = np.array_split(np.arange(n), max(1, -(-n // chunk)))
+        return np.concatenate([
+            self.generate(len(p), labels=None if labels is None else tf.constant(np.asarray(labels)[p])).numpy()
+            for p in parts])
+
     def call(self, z_and_labels, training=False):
         return self.generator(z_and_labels, training=training)
 
