@@ -1,6 +1,9 @@
 """tfdpfair: differentially private deep learning, DP synthetic data, fairness and privacy attacks on TF 2.15."""
 from setuptools import find_packages, setup
 
+# Generate notebooks from the scripts (jupytext) and run them in a kernel (nbclient, ipykernel).
+NOTEBOOKS = ["jupytext", "nbformat", "nbclient", "ipykernel"]
+
 setup(
     name="tfdpfair",
     version="0.1.0",
@@ -30,7 +33,10 @@ setup(
         "mlxtend",
         "tqdm",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        "notebooks": NOTEBOOKS,
+        "test": ["pytest", *NOTEBOOKS],  # the tests execute the notebooks on the smoke preset
+    },
     entry_points={"console_scripts": ["tfdpfair=tfdpfair.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3.9",

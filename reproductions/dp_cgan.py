@@ -26,7 +26,6 @@ accountant reaches ε = 9.6. Choices the paper leaves open, and why:
 from __future__ import annotations
 
 import dataclasses
-import sys
 from typing import Optional
 
 from tfdpfair import experiment
@@ -41,6 +40,7 @@ PAPER_AUROC = {("Real", "LR"): 92.17, ("Real", "MLP"): 97.60, ("CGAN", "LR"): 91
 GANS = {"DP-CGAN": "separate", "CGAN with basic DP": "joint"}
 
 
+# %% Configuration: the paper's settings and the presets
 @dataclasses.dataclass(frozen=True)
 class Config:
     """One reproduction of Table 1.
@@ -80,6 +80,7 @@ PRESETS = {
 }
 
 
+# %% The privacy plan (what --dry-run prints)
 def _load(config: Config, ctx: experiment.RunContext):
     from tfdpfair import data
 
@@ -106,6 +107,7 @@ def plan(config: Config, ctx: experiment.RunContext):
                    privacy=[spend.as_dict(name) | {"l2_norm_clip": config.dp.l2_norm_clip} for name in GANS])
 
 
+# %% The reproduction: train the three GANs, then Table 1 and Figure 2
 def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
     experiment.quiet_tensorflow()
     import numpy as np
@@ -171,5 +173,9 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
     return experiment.RunOutput(results=results, title=TITLE, figures=figures)
 
 
+# %% tags=["parameters"]
+ARGV = None  # the command-line flags; None reads sys.argv, a notebook sets e.g. ["--preset", "smoke"]
+
+# %% Run
 if __name__ == "__main__":
-    sys.exit(experiment.main(slug=SLUG, description=__doc__.splitlines()[1], presets=PRESETS, plan=plan, run=run))
+    experiment.run_script(slug=SLUG, description=TITLE, presets=PRESETS, plan=plan, run=run, argv=ARGV)

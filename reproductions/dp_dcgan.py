@@ -35,7 +35,6 @@ real digits — unless ``--data-dir`` holds ``mnist.npz``; fewer GAN epochs), ``
 from __future__ import annotations
 
 import dataclasses
-import sys
 from typing import Optional
 
 from tfdpfair import experiment
@@ -49,6 +48,7 @@ STAGES = ("classifier", "gan")
 PAPER = {"test_accuracy": 0.95, "epsilon_classic": 1.18}
 
 
+# %% Configuration: the paper's settings and the presets
 @dataclasses.dataclass(frozen=True)
 class Config:
     """One run of the DP classifier stage.
@@ -100,6 +100,7 @@ PRESETS = {
 }
 
 
+# %% The privacy plan (what --dry-run prints)
 def _load(config: Config, ctx: experiment.RunContext):
     from tfdpfair import data
 
@@ -153,6 +154,7 @@ def plan(config: Config, ctx: experiment.RunContext):
     return results
 
 
+# %% Stage classifier (§5): DP-SGD on MNIST
 def _classifier_stage(config, ctx, train, test, results, figures) -> None:
     import tensorflow as tf
 
@@ -206,6 +208,7 @@ def _classifier_stage(config, ctx, train, test, results, figures) -> None:
     figures["training_curves"] = plot_training_curves(histories, metrics=("accuracy", "epsilon_classic", "epsilon"))
 
 
+# %% Stage gan (§5–6): the DP-DCGAN ε sweep
 def _gan_stage(config, ctx, train, test, results, figures) -> None:
     import dataclasses as dc
 
@@ -276,6 +279,7 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
     ]
 
 
+# %% The reproduction: both stages
 def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
     experiment.quiet_tensorflow()
     from tfdpfair.reporting import Results
@@ -293,5 +297,9 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
     return experiment.RunOutput(results=results, title=TITLE, figures=figures)
 
 
+# %% tags=["parameters"]
+ARGV = None  # the command-line flags; None reads sys.argv, a notebook sets e.g. ["--preset", "smoke"]
+
+# %% Run
 if __name__ == "__main__":
-    sys.exit(experiment.main(slug=SLUG, description=__doc__.splitlines()[1], presets=PRESETS, plan=plan, run=run))
+    experiment.run_script(slug=SLUG, description=TITLE, presets=PRESETS, plan=plan, run=run, argv=ARGV)

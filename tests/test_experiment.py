@@ -43,3 +43,22 @@ def test_overrides_parse_by_field_type():
 def test_bad_overrides_raise_config_errors(assignment, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         apply_overrides(Outer(), [assignment])
+
+
+def _toy_plan(config, ctx):
+    from tfdpfair.reporting import Results
+
+    return Results(paper=ctx.slug, preset=ctx.preset, seed=ctx.seed, data_source="none")
+
+
+def test_run_script_returns_the_output_folder_and_raises_exit_2_on_bad_flags(tmp_path, capsys):
+    from tfdpfair.experiment import run_script
+
+    kw = dict(slug="toy", description="toy", presets={p: Outer() for p in ("smoke", "quick", "paper")},
+              plan=_toy_plan, run=None)
+    out = run_script(**kw, argv=["--preset", "smoke", "--dry-run", "--out", str(tmp_path / "o")])
+    assert out == tmp_path / "o" and (out / "results.json").exists()
+    with pytest.raises(SystemExit) as exc:
+        run_script(**kw, argv=["--preset", "smoke", "--set", "epoch=3", "--out", str(tmp_path / "p")])
+    assert exc.value.code == 2
+    assert "unknown key 'epoch'" in capsys.readouterr().err

@@ -158,6 +158,47 @@ def main(
     argv: Optional[Sequence[str]] = None,
 ) -> int:
     """Parse the common flags, resolve the config and run (or plan) one reproduction. Returns the exit code."""
+    return _main(slug=slug, description=description, presets=presets, plan=plan, run=run, argv=argv)[0]
+
+
+def run_script(
+    *,
+    slug: str,
+    description: str,
+    presets: Dict[str, Any],
+    plan: Callable[[Any, RunContext], Any],
+    run: Callable[[Any, RunContext], RunOutput],
+    argv: Optional[Sequence[str]] = None,
+) -> Optional[Path]:
+    """A script's entry point, in a shell or a notebook cell: ``main``, then exit status on failure.
+
+    Returns the output folder on success (and, inside IPython, displays its report and
+    figures) instead of calling ``sys.exit(0)``, which a notebook would show as an error.
+    """
+    code, out = _main(slug=slug, description=description, presets=presets, plan=plan, run=run, argv=argv)
+    if code:
+        raise SystemExit(code)
+    if out is not None and _in_ipython():
+        _display_run(out)
+    return out
+
+
+def _in_ipython() -> bool:
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and ipython.get_ipython() is not None
+
+
+def _display_run(out: Path) -> None:  # pragma: no cover - exercised by the notebook tests
+    from IPython.display import Image, Markdown, display
+
+    report = out / "report.md"
+    if report.exists():
+        display(Markdown(report.read_text()))
+    for png in sorted((out / "figures").glob("*.png")):
+        display(Markdown(f"`{png.name}`"), Image(filename=str(png)))
+
+
+def _main(*, slug, description, presets, plan, run, argv) -> tuple[int, Optional[Path]]:
     from tfdpfair.data import DataUnavailableError
     from tfdpfair.privacy.accounting import PrivacyConfigError
     from tfdpfair.reporting import OutputDirError, prepare_output_dir, rows_markdown, write_json, write_results
@@ -187,14 +228,14 @@ def main(
             results.wall_seconds = time.perf_counter() - start
             write_json(out / "results.json", {k: v for k, v in results.to_dict().items() if k != "rows"} | {"rows": []})
             print("Privacy plan (no training):\n\n" + privacy_markdown(results.privacy))
-            return 0
+            return 0, out
         output = run(config, ctx)
         output.results.wall_seconds = time.perf_counter() - start
         written = write_results(out, output.results, title=output.title, figures=output.figures)
     except (ConfigError, PrivacyConfigError, OutputDirError, DataUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return 2, None
     print("\n" + privacy_markdown(output.results.privacy) if output.results.privacy else "")
     print("\n" + rows_markdown(output.results.rows))
     print(f"\nwall time {output.results.wall_seconds:.1f} s; wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return 0, out
