@@ -65,3 +65,13 @@ def test_ws_conv_standardizes_its_kernel():
     k = layer.standardized_kernel(layer.kernel).numpy()
     np.testing.assert_allclose(k.mean(axis=(0, 1, 2)), 0, atol=1e-6)
     np.testing.assert_allclose(k.std(axis=(0, 1, 2)), 1, atol=1e-3)
+
+
+def test_resnet_width_scales_every_stage():
+    narrow = models.get("resnet18", width=16, groups=8, num_classes=2)
+    convs = [l for l in narrow.layers if isinstance(l, tf.keras.layers.Conv2D) and "shortcut" not in l.name]
+    assert sorted({l.filters for l in convs}) == [16, 32, 64, 128]
+    # conv weights scale with width²: about 1/16 of the width-64 network
+    assert narrow.count_params() == pytest.approx(models.get("resnet18", num_classes=2).count_params() / 16, rel=0.01)
+    with pytest.raises(ValueError, match="width"):
+        models.get("resnet18", width=0)

@@ -73,3 +73,14 @@ class Dataset:
     def as_float(self) -> np.ndarray:
         """Images scaled to [0, 1], float32, shape (N, H, W, C)."""
         return self.x.astype(np.float32) / 255.0
+
+    def downsample(self, factor: int) -> "Dataset":
+        """Images shrunk by an integer ``factor`` (mean of each factor × factor block, rounded), e.g. 64 → 32 px."""
+        if factor == 1:
+            return self
+        n, h, w, c = self.x.shape
+        if factor < 1 or h % factor or w % factor:
+            raise ValueError(f"factor must be a positive divisor of the image size {h}×{w}, got {factor}")
+        blocks = self.x.reshape(n, h // factor, factor, w // factor, factor, c).astype(np.float32)
+        x = np.rint(blocks.mean(axis=(2, 4))).astype(np.uint8)
+        return dataclasses.replace(self, x=x)

@@ -95,12 +95,14 @@ def wrn28_10(**kwargs) -> keras.Model:
     return wrn(depth=28, width=10, **kwargs)
 
 
-def _resnet(block_counts, bottleneck: bool, *, input_shape, num_classes, norm, groups, weights, name):
+def _resnet(block_counts, bottleneck: bool, *, input_shape, num_classes, norm, groups, weights, name, width=64):
+    if width < 1:
+        raise ValueError(f"width must be a positive number of channels, got {width}")
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = keras.layers.Conv2D(64, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
+    x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
     x = keras.layers.ReLU(name="stem_relu")(_norm(x, norm, groups, "stem_norm"))
     expansion = 4 if bottleneck else 1
-    for stage, (count, filters) in enumerate(zip(block_counts, (64, 128, 256, 512))):
+    for stage, (count, filters) in enumerate(zip(block_counts, (width, 2 * width, 4 * width, 8 * width))):
         for b in range(count):
             s = 2 if (b == 0 and stage > 0) else 1
             p = f"s{stage}b{b}_"
@@ -127,15 +129,20 @@ def _resnet(block_counts, bottleneck: bool, *, input_shape, num_classes, norm, g
 
 @register("resnet18")
 def resnet18(*, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10, norm: str = "group",
-             groups: int = 32, weights: Optional[str] = None) -> keras.Model:
-    """ResNet-18 for small images (3×3 stem, no max-pool), for 32×32 or 64×64 inputs."""
+             groups: int = 32, width: int = 64, weights: Optional[str] = None) -> keras.Model:
+    """ResNet-18 for small images (3×3 stem, no max-pool), for 32×32 or 64×64 inputs.
+
+    ``width`` is the first stage's channels (64 in He et al.; stages use width × 1, 2, 4, 8);
+    a narrower net trades accuracy for CPU time. GroupNorm uses ``groups`` groups, fewer
+    where a layer's channels are not divisible by it.
+    """
     return _resnet((2, 2, 2, 2), False, input_shape=input_shape, num_classes=num_classes, norm=norm, groups=groups,
-                   weights=weights, name="resnet18")
+                   weights=weights, name="resnet18", width=width)
 
 
 @register("resnet50")
 def resnet50(*, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10, norm: str = "group",
-             groups: int = 32, weights: Optional[str] = None) -> keras.Model:
+             groups: int = 32, width: int = 64, weights: Optional[str] = None) -> keras.Model:
     """ResNet-50 (bottleneck blocks) for small images (3×3 stem, no max-pool)."""
     return _resnet((3, 4, 6, 3), True, input_shape=input_shape, num_classes=num_classes, norm=norm, groups=groups,
-                   weights=weights, name="resnet50")
+                   weights=weights, name="resnet50", width=width)

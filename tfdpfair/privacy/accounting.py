@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import dp_accounting
 import numpy as np
@@ -27,6 +27,11 @@ ACCOUNTINGS = ("rdp", "pld")
 CONVERSIONS = ("tight", "classic")
 CLASSIC_RDP_ORDERS: tuple[float, ...] = tuple(
     [1 + x / 10.0 for x in range(1, 100)] + [float(a) for a in range(12, 64)]
+)
+# The orders of TF Privacy's compute_dp_sgd_privacy.py in 2019–2020, which Bagdasaryan et al. (2019)
+# and Farrand et al. (2020) used: coarser than CLASSIC_RDP_ORDERS, so their classic ε is slightly larger.
+TFP_2019_RDP_ORDERS: tuple[float, ...] = tuple(
+    [1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0, 4.5] + [float(a) for a in range(5, 64)] + [128.0, 256.0, 512.0]
 )
 # σ above this is treated as "no finite noise reaches the target" by the calibration.
 MAX_NOISE_MULTIPLIER = 1e4
@@ -99,10 +104,10 @@ def classic_epsilon_from_rdp(*, orders: Sequence[float], rdp_values: Sequence[fl
 
 
 class ClassicRdpAccountant(rdp.RdpAccountant):
-    """``RdpAccountant`` whose ε uses the classic conversion over the classic orders."""
+    """``RdpAccountant`` whose ε uses the classic conversion over ``orders`` (the classic orders by default)."""
 
-    def __init__(self) -> None:
-        super().__init__(orders=list(CLASSIC_RDP_ORDERS))
+    def __init__(self, orders: Optional[Sequence[float]] = None) -> None:
+        super().__init__(orders=list(orders or CLASSIC_RDP_ORDERS))
 
     def get_epsilon_and_optimal_order(self, target_delta: float):
         # dp_accounting keeps the composed RDP curve in `_rdp` (pinned at 0.4.3).
@@ -114,16 +119,26 @@ class ClassicRdpAccountant(rdp.RdpAccountant):
         return self.get_epsilon_and_optimal_order(target_delta)[0]
 
 
-def make_accountant(*, accounting: str = "rdp", conversion: str = "tight") -> dp_accounting.PrivacyAccountant:
-    """A fresh ``dp_accounting`` accountant for ``accounting`` × ``conversion``."""
+def make_accountant(*, accounting: str = "rdp", conversion: str = "tight",
+                    orders: Optional[Sequence[float]] = None) -> dp_accounting.PrivacyAccountant:
+    """A fresh ``dp_accounting`` accountant for ``accounting`` × ``conversion``.
+
+    ``orders``: RDP orders α (> 1) to use instead of the default ones (RDP only); e.g.
+    ``TFP_2019_RDP_ORDERS`` to reproduce an ε that a 2019–2020 paper computed with them.
+    """
     _check_choice(accounting, ACCOUNTINGS, "accounting")
     _check_choice(conversion, CONVERSIONS, "conversion")
+    if orders is not None:
+        if accounting != "rdp":
+            raise PrivacyConfigError("RDP orders apply to RDP accounting only; use accounting='rdp'.")
+        if not len(orders) or min(orders) <= 1:
+            raise PrivacyConfigError(f"RDP orders must be a non-empty list of numbers > 1, got {orders}.")
     if conversion == "classic":
         if accounting != "rdp":
             raise PrivacyConfigError("the classic conversion is defined for RDP only; use --accounting rdp.")
-        return ClassicRdpAccountant()
+        return ClassicRdpAccountant(orders)
     if accounting == "rdp":
-        return rdp.RdpAccountant()
+        return rdp.RdpAccountant(list(orders)) if orders is not None else rdp.RdpAccountant()
     return pld.PLDAccountant()
 
 
@@ -135,10 +150,14 @@ def compute_epsilon(
     delta: float,
     accounting: str = "rdp",
     conversion: str = "tight",
+    orders: Optional[Sequence[float]] = None,
 ) -> float:
-    """ε after ``steps`` Poisson-sampled Gaussian steps; 0 steps cost ε = 0, σ = 0 costs ∞."""
+    """ε after ``steps`` Poisson-sampled Gaussian steps; 0 steps cost ε = 0, σ = 0 costs ∞.
+
+    ``orders``: RDP orders instead of the defaults (see ``make_accountant``).
+    """
     _check(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps, delta=delta)
-    accountant = make_accountant(accounting=accounting, conversion=conversion)
+    accountant = make_accountant(accounting=accounting, conversion=conversion, orders=orders)
     if steps == 0:
         return 0.0
     if noise_multiplier == 0:
@@ -148,13 +167,14 @@ def compute_epsilon(
 
 
 def privacy_spend(
-    *, sampling_rate: float, noise_multiplier: float, steps: int, delta: float, accounting: str = "rdp"
+    *, sampling_rate: float, noise_multiplier: float, steps: int, delta: float, accounting: str = "rdp",
+    classic_orders: Optional[Sequence[float]] = None,
 ) -> PrivacySpend:
-    """Both ε (tight with ``accounting``, and classic RDP) for one DP-SGD run."""
+    """Both ε (tight with ``accounting``, and classic RDP, over ``classic_orders`` if given) for one DP-SGD run."""
     kwargs = dict(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps, delta=delta)
     return PrivacySpend(
         epsilon=compute_epsilon(**kwargs, accounting=accounting, conversion="tight"),
-        epsilon_classic=compute_epsilon(**kwargs, accounting="rdp", conversion="classic"),
+        epsilon_classic=compute_epsilon(**kwargs, accounting="rdp", conversion="classic", orders=classic_orders),
         delta=delta,
         noise_multiplier=noise_multiplier,
         sampling_rate=sampling_rate,

@@ -77,3 +77,53 @@ def plot_metric_vs_epsilon(points, *, ylabel: str, reference=None, reference_lab
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_lines(series, *, xlabel: str, ylabel: str, title: str = "", intervals=None, xticks=None,
+               categorical_x: bool = False) -> "plt.Figure":
+    """One line per label: ``series`` = {label: [(x, y), ...]}.
+
+    ``intervals`` = {label: [(low, high), ...]} (same order as the points) draws error bars;
+    ``categorical_x`` places the x values evenly, labelled as given (e.g. imbalance levels).
+    """
+    fig, ax = plt.subplots(figsize=(5.0, 3.6))
+    categories = sorted({x for points in series.values() for x, _ in points}) if categorical_x else None
+    for label, points in series.items():
+        xs = [categories.index(x) if categorical_x else x for x, _ in points]
+        ys = [y for _, y in points]
+        (line,) = ax.plot(xs, ys, marker="o", markersize=4, label=label)
+        if intervals and label in intervals:  # drawn as ranges: a percentile interval need not contain the value
+            lows, highs = zip(*intervals[label])
+            ax.vlines(xs, lows, highs, color=line.get_color(), alpha=0.6, linewidth=1.5)
+    if categorical_x:
+        ax.set_xticks(range(len(categories)))
+        ax.set_xticklabels([str(c) for c in (xticks or categories)])
+    elif xticks is not None:
+        ax.set_xticks(list(xticks))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_step_curves(curves, *, keys: Sequence[str], key_labels: Dict[str, str] = None,
+                     ylabel: str = "accuracy") -> "plt.Figure":
+    """One panel per run: ``curves`` = {run label: [{"step": s, key: value, ...}, ...]}, one line per key."""
+    key_labels = key_labels or {}
+    fig, axes = plt.subplots(1, len(curves), figsize=(3.4 * len(curves), 3.2), squeeze=False, sharey=True)
+    for ax, (label, records) in zip(axes[0], curves.items()):
+        steps = [r["step"] for r in records]
+        for key in keys:
+            ax.plot(steps, [r.get(key, float("nan")) for r in records], label=key_labels.get(key, key))
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

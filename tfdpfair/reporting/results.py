@@ -40,6 +40,8 @@ class Results:
       wall_seconds: wall-clock time of the run.
       sampling: ``shuffle`` (fixed-size batches of a reshuffled epoch) or ``poisson``.
       notes: free-text remarks for report.md (why a number differs, choices made).
+      tables: extra tables for report.md, each {"title": str, "header": [str], "rows": [[value]]}
+        (e.g. one row per training run); they are also kept in results.json.
     """
 
     paper: str
@@ -51,6 +53,7 @@ class Results:
     wall_seconds: float = 0.0
     sampling: str = "shuffle"
     notes: List[str] = dataclasses.field(default_factory=list)
+    tables: List[dict] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -144,6 +147,8 @@ def report_markdown(results: Results, *, title: str, figures: List[str] = ()) ->
         parts.append("## Privacy\n\n" + privacy_markdown(results.privacy))
     if results.rows:
         parts.append("## Results (ours beside the paper's)\n\n" + rows_markdown(results.rows))
+    for table in results.tables:
+        parts.append(f"## {table['title']}\n\n" + markdown_table(list(table["header"]), table["rows"]))
     if figures:
         parts.append("## Figures\n\n" + "\n".join(f"![{f}]({f})" for f in figures))
     if results.notes:
