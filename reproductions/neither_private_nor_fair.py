@@ -23,8 +23,9 @@ Choices, and why:
   training and the same for every imbalance level (``tfdpfair.data.imbalanced_split``);
 * per-example clipping (the paper's code clips micro-batches of 2) and GroupNorm instead
   of BatchNorm (per-example gradients need it); no ImageNet weights ship offline, so runs
-  start from scratch unless ``pretrained_weights`` names a weights file of the zoo's
-  ``resnet18`` — the report says which;
+  start from scratch unless ``pretrained_weights`` names torchvision's ImageNet ResNet18
+  saved as ``.npz`` (see ``tfdpfair.models.pretrained``; the network then has the ImageNet
+  stem) or a weights file of the zoo's ``resnet18`` — the report says which;
 * ``quick``: 3,600 training / 1,000 evaluation images from the 8,000-image offline CelebA
   subset, 32 × 32 pixels, a ResNet18 of width 8, a higher learning rate for training from
   scratch, a few epochs: the whole sweep fits 30 minutes on 2 CPU cores. ε is then not the
@@ -62,7 +63,8 @@ class Config:
       train_size / eval_size: N training images per subset; balanced evaluation images.
       downsample: images are 64 px ÷ this.
       model / model_width / pretrained_weights: the zoo network (first-stage width) and an
-        optional local weights file to start from.
+        optional local weights file to start from: torchvision's ImageNet weights as ``.npz``
+        (``tfdpfair.models.pretrained``), or a file saved from the same zoo network.
       train: optimisation (batch, epochs, learning rate, Adam).
       delta / l2_norm_clip: δ and S of every DP run.
       majority_shares: female shares of the imbalance sweep.
@@ -149,6 +151,7 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
     experiment.quiet_tensorflow()
     from tfdpfair import data, models
     from tfdpfair.evaluation.group_runs import train_and_assess
+    from tfdpfair.models.pretrained import torchvision_resnet
     from tfdpfair.privacy import DPConfig
     from tfdpfair.reporting import ResultRow, Results
     from tfdpfair.reporting.figures import plot_lines, plot_step_curves
@@ -165,8 +168,11 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
                                               seed=ctx.seed)
 
     def build():
-        return models.get(config.model, input_shape=pool.x.shape[1:], num_classes=2, width=config.model_width,
-                          groups=min(32, max(1, config.model_width // 2)), weights=config.pretrained_weights)
+        kw = dict(input_shape=pool.x.shape[1:], num_classes=2, width=config.model_width,
+                  groups=min(32, max(1, config.model_width // 2)))
+        if config.pretrained_weights and config.pretrained_weights.endswith(".npz"):  # torchvision's ImageNet weights
+            return torchvision_resnet(config.pretrained_weights, architecture=config.model, **kw)
+        return models.get(config.model, weights=config.pretrained_weights, **kw)
 
     results = Results(paper=SLUG, preset=ctx.preset, seed=ctx.seed, data_source=pool.source)
     runs, measured = _runs(config), {}
@@ -316,6 +322,11 @@ def _findings(config, measured, major, minor, eps):
     notes = [f"Noise level: the gap's 95 % bootstrap interval has a median half-width of {noise:.1f} pp over the "
              f"{len(measured)} runs ({config.eval_size} evaluation images); effects smaller than that are not "
              "called reproduced."]
+    t1 = config.table1_share
+    acc = [100 * measured[(t1, z, S)].fairness.values["accuracy"] for z in sorted(zs, reverse=True) + [None]]
+    notes.append(f"Table 1 (accuracy falls as privacy tightens, {100 * t1:g} % {major}): "
+                 f"{'reproduced' if all(a < b for a, b in zip(acc, acc[1:])) else 'not reproduced'}; "
+                 + " < ".join(f"{a:.1f}" for a in acc) + " % from the strictest privacy to non-DP.")
     extreme = max(config.majority_shares)
     others = [s for s in config.majority_shares if s != extreme]
     if others:

@@ -200,6 +200,7 @@ def _display_run(out: Path) -> None:  # pragma: no cover - exercised by the note
 
 def _main(*, slug, description, presets, plan, run, argv) -> tuple[int, Optional[Path]]:
     from tfdpfair.data import DataUnavailableError, SubsetError
+    from tfdpfair.models.pretrained import PretrainedWeightsError
     from tfdpfair.privacy.accounting import PrivacyConfigError
     from tfdpfair.reporting import OutputDirError, prepare_output_dir, rows_markdown, write_json, write_results
     from tfdpfair.reporting.results import privacy_markdown
@@ -232,7 +233,8 @@ def _main(*, slug, description, presets, plan, run, argv) -> tuple[int, Optional
         output = run(config, ctx)
         output.results.wall_seconds = time.perf_counter() - start
         written = write_results(out, output.results, title=output.title, figures=output.figures)
-    except (ConfigError, PrivacyConfigError, OutputDirError, DataUnavailableError, SubsetError) as err:
+    except (ConfigError, PrivacyConfigError, OutputDirError, DataUnavailableError, SubsetError,
+            PretrainedWeightsError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2, None
     print("\n" + privacy_markdown(output.results.privacy) if output.results.privacy else "")

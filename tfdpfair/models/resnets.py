@@ -95,12 +95,30 @@ def wrn28_10(**kwargs) -> keras.Model:
     return wrn(depth=28, width=10, **kwargs)
 
 
-def _resnet(block_counts, bottleneck: bool, *, input_shape, num_classes, norm, groups, weights, name, width=64):
+STEMS = ("cifar", "imagenet")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's input normalisation, for inputs in [0, 1]
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _resnet(block_counts, bottleneck: bool, *, input_shape, num_classes, norm, groups, weights, name, width=64,
+            stem="cifar"):
     if width < 1:
         raise ValueError(f"width must be a positive number of channels, got {width}")
+    if stem not in STEMS:
+        raise ValueError(f"unknown stem {stem!r}; choose one of {', '.join(STEMS)}")
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
-    x = keras.layers.ReLU(name="stem_relu")(_norm(x, norm, groups, "stem_norm"))
+    torch_padding = stem == "imagenet"  # symmetric padding as in torchvision, so its weights see the same windows
+    if stem == "imagenet":
+        mean, std = tf.constant(IMAGENET_MEAN), tf.constant(IMAGENET_STD)
+        x = keras.layers.Rescaling(scale=1.0 / std, offset=-mean / std, name="imagenet_normalize")(inputs)
+        x = keras.layers.ZeroPadding2D(3, name="stem_pad")(x)
+        x = keras.layers.Conv2D(width, 7, strides=2, use_bias=False, name="stem_conv")(x)
+        x = keras.layers.ReLU(name="stem_relu")(_norm(x, norm, groups, "stem_norm"))
+        x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)  # zeros = torch's −inf padding after a ReLU
+        x = keras.layers.MaxPool2D(3, strides=2, name="stem_pool")(x)
+    else:
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
+        x = keras.layers.ReLU(name="stem_relu")(_norm(x, norm, groups, "stem_norm"))
     expansion = 4 if bottleneck else 1
     for stage, (count, filters) in enumerate(zip(block_counts, (width, 2 * width, 4 * width, 8 * width))):
         for b in range(count):
@@ -117,7 +135,11 @@ def _resnet(block_counts, bottleneck: bool, *, input_shape, num_classes, norm, g
                 plan = [(filters, 3, s), (filters, 3, 1)]
             h = x
             for i, (f, k, stride) in enumerate(plan):
-                h = keras.layers.Conv2D(f, k, strides=stride, padding="same", use_bias=False, name=f"{p}conv{i}")(h)
+                padding = "same"
+                if torch_padding and stride > 1 and k > 1:
+                    h = keras.layers.ZeroPadding2D(k // 2, name=f"{p}pad{i}")(h)
+                    padding = "valid"
+                h = keras.layers.Conv2D(f, k, strides=stride, padding=padding, use_bias=False, name=f"{p}conv{i}")(h)
                 h = _norm(h, norm, groups, f"{p}norm{i}")
                 if i < len(plan) - 1:
                     h = keras.layers.ReLU(name=f"{p}relu{i}")(h)
@@ -129,20 +151,22 @@ def _resnet(block_counts, bottleneck: bool, *, input_shape, num_classes, norm, g
 
 @register("resnet18")
 def resnet18(*, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10, norm: str = "group",
-             groups: int = 32, width: int = 64, weights: Optional[str] = None) -> keras.Model:
+             groups: int = 32, width: int = 64, stem: str = "cifar", weights: Optional[str] = None) -> keras.Model:
     """ResNet-18 for small images (3×3 stem, no max-pool), for 32×32 or 64×64 inputs.
 
     ``width`` is the first stage's channels (64 in He et al.; stages use width × 1, 2, 4, 8);
     a narrower net trades accuracy for CPU time. GroupNorm uses ``groups`` groups, fewer
-    where a layer's channels are not divisible by it.
+    where a layer's channels are not divisible by it. ``stem="imagenet"`` builds He et al.'s
+    ImageNet network instead (ImageNet input normalisation, 7×7/2 conv, 3×3/2 max-pool,
+    torchvision's padding), whose weights ``tfdpfair.models.pretrained`` loads from torchvision.
     """
     return _resnet((2, 2, 2, 2), False, input_shape=input_shape, num_classes=num_classes, norm=norm, groups=groups,
-                   weights=weights, name="resnet18", width=width)
+                   weights=weights, name="resnet18", width=width, stem=stem)
 
 
 @register("resnet50")
 def resnet50(*, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10, norm: str = "group",
-             groups: int = 32, width: int = 64, weights: Optional[str] = None) -> keras.Model:
+             groups: int = 32, width: int = 64, stem: str = "cifar", weights: Optional[str] = None) -> keras.Model:
     """ResNet-50 (bottleneck blocks) for small images (3×3 stem, no max-pool)."""
     return _resnet((3, 4, 6, 3), True, input_shape=input_shape, num_classes=num_classes, norm=norm, groups=groups,
-                   weights=weights, name="resnet50", width=width)
+                   weights=weights, name="resnet50", width=width, stem=stem)
