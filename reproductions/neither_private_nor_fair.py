@@ -255,13 +255,14 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
     figures["figure1_accuracy_gap_vs_imbalance"] = plot_lines(
         series, intervals=cis, categorical_x=True, xticks=share_ticks, xlabel=f"{major} share of training",
         ylabel=f"accuracy gap, {major} − {minor} (pp)", title="Figure 1")
-    clip_series = {}
-    for z in config.noise_multipliers:
-        for group in (major, minor):
+    clip_series, clip_styles = {}, {}
+    for i, z in enumerate(config.noise_multipliers):
+        for group, linestyle in ((major, "-"), (minor, "--")):
             clip_series[f"{legend(z)}, {group}"] = [(c, value(config.clip_sweep_share, z, f"accuracy[{group}]", c))
                                                     for c in config.clip_sweep]
+            clip_styles[f"{legend(z)}, {group}"] = {"color": f"C{i}", "linestyle": linestyle}
     figures["figure2_group_accuracy_vs_clipping"] = plot_lines(
-        clip_series, xlabel="clip norm S", ylabel="accuracy (%)", xticks=config.clip_sweep,
+        clip_series, styles=clip_styles, xlabel="clip norm S", ylabel="accuracy (%)", xticks=config.clip_sweep,
         title=f"Figure 2 ({100 * config.clip_sweep_share:g} % {major})")
     keys = ("accuracy", f"accuracy[{major}]", f"accuracy[{minor}]")
     key_labels = {"accuracy": "overall", f"accuracy[{major}]": major, f"accuracy[{minor}]": minor}

@@ -80,18 +80,19 @@ def plot_metric_vs_epsilon(points, *, ylabel: str, reference=None, reference_lab
 
 
 def plot_lines(series, *, xlabel: str, ylabel: str, title: str = "", intervals=None, xticks=None,
-               categorical_x: bool = False) -> "plt.Figure":
+               categorical_x: bool = False, styles=None) -> "plt.Figure":
     """One line per label: ``series`` = {label: [(x, y), ...]}.
 
     ``intervals`` = {label: [(low, high), ...]} (same order as the points) draws error bars;
-    ``categorical_x`` places the x values evenly, labelled as given (e.g. imbalance levels).
+    ``categorical_x`` places the x values evenly, labelled as given (e.g. imbalance levels);
+    ``styles`` = {label: matplotlib line keywords} (e.g. ``{"color": "C0", "linestyle": "--"}``).
     """
     fig, ax = plt.subplots(figsize=(5.0, 3.6))
     categories = sorted({x for points in series.values() for x, _ in points}) if categorical_x else None
     for label, points in series.items():
         xs = [categories.index(x) if categorical_x else x for x, _ in points]
         ys = [y for _, y in points]
-        (line,) = ax.plot(xs, ys, marker="o", markersize=4, label=label)
+        (line,) = ax.plot(xs, ys, marker="o", markersize=4, label=label, **(styles or {}).get(label, {}))
         if intervals and label in intervals:  # drawn as ranges: a percentile interval need not contain the value
             lows, highs = zip(*intervals[label])
             ax.vlines(xs, lows, highs, color=line.get_color(), alpha=0.6, linewidth=1.5)
