@@ -106,3 +106,9 @@ def test_neither_private_nor_fair_says_when_the_data_cannot_supply_the_subsets(t
     proc = _run(NPNF, "--preset", "smoke", "--set", "train_size=7000", "--out", str(tmp_path))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "cannot supply the request" in proc.stderr and "needs" in proc.stderr
+
+
+def test_neither_private_nor_fair_checks_its_sweep_is_consistent(tmp_path):
+    proc = _run(NPNF, "--preset", "smoke", "--dry-run", "--set", "majority_shares=[0.8]", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "table1_share=0.9 must be one of majority_shares [0.8]" in proc.stderr
