@@ -116,3 +116,12 @@ def test_generate_many_returns_n_images_across_chunks_with_the_given_labels():
     images = gan.generate_many(11, labels=labels, chunk=4)
     assert images.shape == (11, 8, 8, 1) and 0.0 <= images.min() and images.max() <= 1.0
     assert [len(c) for c in seen] == [4, 4, 3] and sum(seen, []) == labels.tolist()
+
+
+def test_gan_config_checks_the_generator_optimizer():
+    from tfdpfair.training.gan import GANTrainConfig
+
+    assert GANTrainConfig(g_optimizer="adam", g_learning_rate=1e-3, g_beta_1=0.9).g_learning_rate == 1e-3
+    for bad in (dict(g_optimizer="rmsprop"), dict(g_learning_rate=0.0), dict(g_beta_1=1.0)):
+        with pytest.raises(ValueError, match="g_optimizer|g_learning_rate"):
+            GANTrainConfig(**bad)

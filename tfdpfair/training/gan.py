@@ -157,7 +157,9 @@ class GANTrainConfig:
       learning_rate / learning_rate_after / decay_step: SGD learning rate of both networks,
         ``learning_rate`` until discriminator step ``decay_step``, then ``learning_rate_after``
         (DP-CGAN: 0.15 → 0.052 at 10K).
-      g_optimizer: ``sgd`` (same schedule as the discriminator) or ``adam`` (lr 2e-4, β1 0.5).
+      g_optimizer: ``sgd`` (same schedule as the discriminator) or ``adam``.
+      g_learning_rate / g_beta_1: Adam's step size and β1 for the generator (2e-4 and 0.5, the
+        DCGAN tutorial's; DP-CGAN's code uses Keras' defaults 1e-3 and 0.9).
       policy: discriminator policy, see ``tfdpfair.privacy.discriminator``.
       latent_dim: size of the generator's noise input.
     """
@@ -169,6 +171,8 @@ class GANTrainConfig:
     learning_rate_after: float = 0.052
     decay_step: int = 10000
     g_optimizer: str = "sgd"
+    g_learning_rate: float = 2e-4
+    g_beta_1: float = 0.5
     policy: str = "separate"
     latent_dim: int = 100
 
@@ -179,6 +183,9 @@ class GANTrainConfig:
             raise ValueError(f"unknown discriminator policy {self.policy!r}; choose one of {', '.join(POLICIES)}")
         if self.g_optimizer not in ("sgd", "adam"):
             raise ValueError(f"g_optimizer must be 'sgd' or 'adam', got {self.g_optimizer!r}")
+        if not self.g_learning_rate > 0 or not 0 <= self.g_beta_1 < 1:
+            raise ValueError(f"g_learning_rate must be > 0 and g_beta_1 in [0, 1), got {self.g_learning_rate}, "
+                             f"{self.g_beta_1}")
 
 
 @dataclasses.dataclass
@@ -220,7 +227,7 @@ def train_gan(generator: keras.Model, discriminator: keras.Model, x: np.ndarray,
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
         [config.decay_step], [config.learning_rate, config.learning_rate_after])
     g_opt = (keras.optimizers.SGD(schedule) if config.g_optimizer == "sgd"
-             else keras.optimizers.Adam(2e-4, beta_1=0.5))
+             else keras.optimizers.Adam(config.g_learning_rate, beta_1=config.g_beta_1))
     gan = DPGAN(generator, discriminator, latent_dim=config.latent_dim, dp=dp, policy=config.policy,
                 batch_size=config.batch_size, d_steps=config.d_steps, num_classes=num_classes)
     gan.compile(d_optimizer=keras.optimizers.SGD(schedule), g_optimizer=g_opt)
