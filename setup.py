@@ -35,7 +35,7 @@ setup(
     ],
     extras_require={
         "notebooks": NOTEBOOKS,
-        "test": ["pytest", *NOTEBOOKS],  # the tests execute the notebooks on the smoke preset
+        "test": ["pytest", "hypothesis", *NOTEBOOKS],  # the tests execute the notebooks on the smoke preset
     },
     entry_points={"console_scripts": ["tfdpfair=tfdpfair.cli:main"]},
     classifiers=[

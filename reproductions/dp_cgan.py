@@ -33,9 +33,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from tfdpfair import experiment
+from tfdpfair import experiment, validation
+from tfdpfair.data import SOURCES, names as dataset_names
 from tfdpfair.privacy import DPConfig
-from tfdpfair.training.gan import GANTrainConfig
+from tfdpfair.training import GANTrainConfig
 
 SLUG = "dp_cgan"
 TITLE = "Torkzadehmahani et al. (2020): DP-CGAN, Table 1 and Figure 2"
@@ -74,6 +75,16 @@ class Config:
     synthetic_examples: int = 60_000
     classifier_max_iter: int = 200
 
+    def __post_init__(self) -> None:
+        validation.choice(self.dataset, dataset_names(), "dataset")
+        validation.choice(self.data_source, SOURCES, "data_source")
+        validation.integer(self.train_examples, "train_examples", optional=True)
+        validation.integer(self.test_examples, "test_examples", optional=True)
+        if self.dp.target_epsilon is None:
+            raise ValueError("dp.target_epsilon must be set: training stops at the paper's ε")
+        for name in ("hidden_units", "synthetic_examples", "classifier_max_iter"):
+            validation.integer(getattr(self, name), name)
+
 
 PRESETS = {
     "smoke": Config(data_source="embedded", train_examples=600, test_examples=200, hidden_units=16,
@@ -89,14 +100,9 @@ PRESETS = {
 
 # %% The privacy plan (what --dry-run prints)
 def _load(config: Config, ctx: experiment.RunContext):
-    from tfdpfair import data
-
-    train = data.load(config.dataset, "train", data_dir=ctx.data_dir, source=config.data_source)
-    test = data.load(config.dataset, "test", data_dir=ctx.data_dir, source=config.data_source)
-    if config.require_full_data and train.source.startswith("embedded"):
-        raise data.DataUnavailableError(f"preset {ctx.preset} needs the full {config.dataset}; pass --data-dir with "
-                                        f"{config.dataset}.npz, or --set data_source=tfds to download it")
-    return train.take(config.train_examples), test.take(config.test_examples)
+    return experiment.load_data(ctx, dataset=config.dataset, source=config.data_source,
+                                limits=(config.train_examples, config.test_examples),
+                                require_full=config.require_full_data)
 
 
 def plan(config: Config, ctx: experiment.RunContext):
@@ -115,60 +121,76 @@ def plan(config: Config, ctx: experiment.RunContext):
 
 
 # %% The reproduction: train the three GANs, then Table 1 and Figure 2
-def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
-    experiment.quiet_tensorflow()
-    import numpy as np
-    import tensorflow as tf
-
-    from tfdpfair import models
+def _tstr(config, ctx, x_train, y_train, test) -> dict:
+    """AUROC (%) of LR and the MLP trained on (x_train, y_train), tested on the real test set."""
     from tfdpfair.evaluation.synthetic import tstr_auroc
-    from tfdpfair.reporting import ResultRow, Results
-    from tfdpfair.reporting.figures import image_grid
+
+    return {key: 100 * tstr_auroc(x_train=x_train, y_train=y_train, x_test=test.as_float(), y_test=test.y,
+                                  classifier=clf, seed=ctx.seed, max_iter=config.classifier_max_iter)
+            for clf, key in (("logistic", "LR"), ("mlp", "MLP"))}
+
+
+def _train_cgan(config, ctx, train, test, name, policy, dp, steps) -> dict:
+    """One (DP-)CGAN, its synthetic data's Table 1 AUROCs and its Figure 2 grid (a unit, with its own noise)."""
+    from tfdpfair import models
     from tfdpfair.training.gan import train_gan
 
-    train, test = _load(config, ctx)
-    x_train, x_test = train.as_float(), test.as_float()
-    results = Results(paper=SLUG, preset=ctx.preset, seed=ctx.seed, data_source=train.source)
-    synthetic, figures = {"Real": (x_train, train.y)}, {}
-    steps = config.gan.max_steps
-    for name, policy, dp in [("DP-CGAN", "separate", config.dp), ("CGAN with basic DP", "joint", config.dp),
-                             ("CGAN", "separate", config.dp.disabled())]:
+    def fit(unit: experiment.Unit) -> dict:
+        import numpy as np
+        import tensorflow as tf
+
         print(f"\n== {name} ({'non-private' if not dp.enabled else policy}) ==", flush=True)
-        tf.keras.utils.set_random_seed(ctx.seed)
+        tf.keras.utils.set_random_seed(ctx.seed)  # the three GANs start from the same weights
+        x_train = train.as_float()
         gan_config = dataclasses.replace(config.gan, policy=policy, max_steps=steps)
         kw = dict(num_classes=train.num_classes, hidden_units=config.hidden_units, image_shape=x_train.shape[1:])
         g = models.get("cgan_generator", latent_dim=gan_config.latent_dim, **kw)
         d = models.get("cgan_discriminator", **kw)
-        fit = train_gan(g, d, x_train, train.y, dp=dp, config=gan_config, num_classes=train.num_classes,
-                        seed=ctx.seed, checkpoint_dir=ctx.checkpoint_dir(name.replace(" ", "_")),
-                        resume=ctx.resume)
-        if name == "DP-CGAN":
-            steps = fit.generator_steps  # the other two train as long as DP-CGAN did
-        if fit.privacy:
-            results.privacy.append(fit.privacy.as_dict(name) | {"l2_norm_clip": dp.l2_norm_clip})
+        run = train_gan(g, d, x_train, train.y, dp=dp, config=gan_config, num_classes=train.num_classes,
+                        streams=unit.streams, checkpoint_dir=unit.checkpoint_dir, resume=unit.resume)
+        print(f"{name}: {run.generator_steps} generator steps in {run.seconds:.0f} s", flush=True)
         labels = np.arange(config.synthetic_examples) % train.num_classes
-        synthetic[name] = (fit.gan.generate_many(len(labels), labels=labels), labels)
+        auroc = _tstr(config, ctx, run.gan.generate_many(len(labels), labels=labels, seed=1), labels, test)
         grid_labels = np.repeat(np.arange(train.num_classes), 10)
+        return {"auroc": auroc, "generator_steps": run.generator_steps, "seconds": run.seconds,
+                "grid": run.gan.generate(len(grid_labels), labels=tf.constant(grid_labels), seed=2).numpy(),
+                "privacy": run.privacy.as_dict(name) if run.privacy else None}
+
+    return ctx.unit(f"gan/{name}", fit)
+
+
+def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
+    from tfdpfair.reporting import ResultRow, Results
+    from tfdpfair.reporting.figures import image_grid
+
+    train, test = _load(config, ctx)
+    results = Results(paper=SLUG, preset=ctx.preset, seed=ctx.seed, data_source=train.source)
+    measured, figures = {}, {}
+    real = ctx.unit("tstr/Real", lambda unit: {"auroc": _tstr(config, ctx, train.as_float(), train.y, test)})
+    measured["Real"] = real["auroc"]
+    steps = config.gan.max_steps
+    for name, policy, dp in [("DP-CGAN", "separate", config.dp), ("CGAN with basic DP", "joint", config.dp),
+                             ("CGAN", "separate", config.dp.disabled())]:
+        out = _train_cgan(config, ctx, train, test, name, policy, dp, steps)
+        if name == "DP-CGAN":
+            steps = out["generator_steps"]  # the other two train as long as DP-CGAN did
+        if out["privacy"]:
+            results.privacy.append(out["privacy"] | {"l2_norm_clip": dp.l2_norm_clip})
+        measured[name] = out["auroc"]
         figures[f"figure2_{name.lower().replace(' ', '_').replace('-', '_')}"] = image_grid(
-            fit.gan.generate(len(grid_labels), labels=tf.constant(grid_labels)).numpy(), rows=train.num_classes,
-            cols=10, row_labels=range(train.num_classes))
-        print(f"{name}: {fit.generator_steps} generator steps in {fit.seconds:.0f} s", flush=True)
-    measured = {}
-    for name in ("Real", "CGAN", "DP-CGAN", "CGAN with basic DP"):
-        x_syn, y_syn = synthetic[name]
-        for clf, key in (("logistic", "LR"), ("mlp", "MLP")):
-            auroc = 100 * tstr_auroc(x_train=x_syn, y_train=y_syn, x_test=x_test, y_test=test.y, classifier=clf,
-                                     seed=ctx.seed, max_iter=config.classifier_max_iter)
-            measured[(name, key)] = auroc
-            results.rows.append(ResultRow("Table 1: AUROC (%)", {"data": name, "classifier": key}, "auroc", auroc,
-                                          PAPER_AUROC[(name, key)]))
-            print(f"{name:<20} {key:<4} AUROC {auroc:.2f} (paper {PAPER_AUROC[(name, key)]:.2f})", flush=True)
+            out["grid"], rows=train.num_classes, cols=10, row_labels=range(train.num_classes))
     order = ("Real", "CGAN", "DP-CGAN", "CGAN with basic DP")
+    for name in order:
+        for key in ("LR", "MLP"):
+            results.rows.append(ResultRow("Table 1: AUROC (%)", {"data": name, "classifier": key}, "auroc",
+                                          measured[name][key], PAPER_AUROC[(name, key)]))
+            print(f"{name:<20} {key:<4} AUROC {measured[name][key]:.2f} (paper {PAPER_AUROC[(name, key)]:.2f})",
+                  flush=True)
     for key in ("LR", "MLP"):
-        holds = all(measured[(a, key)] > measured[(b, key)] for a, b in zip(order, order[1:]))
+        holds = all(measured[a][key] > measured[b][key] for a, b in zip(order, order[1:]))
         results.notes.append(f"{key}: the paper's ordering Real > CGAN > DP-CGAN > basic DP "
                              f"{'holds' if holds else 'does not hold'} here ("
-                             + ", ".join(f"{n} {measured[(n, key)]:.2f}" for n in order) + ").")
+                             + ", ".join(f"{n} {measured[n][key]:.2f}" for n in order) + ").")
     results.notes += [
         f"σ = {config.dp.noise_multiplier:g}, C = {config.dp.l2_norm_clip:g}, generator optimizer "
         f"{config.gan.g_optimizer} (the paper gives none of them; σ = 1.12, C = 1.1 and Adam are the authors' code's); "
@@ -176,6 +198,8 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
         "code passed σ·C to its accountant, which under-reports ε when C > 1; see the script's docstring).",
         "AUROC is the macro average over the ten one-vs-rest problems (the authors' code reports the micro average).",
         f"Generated labels are uniform over the classes; {config.synthetic_examples} synthetic pairs per model.",
+        "DP-CGAN and CGAN with basic DP draw independent noise and batches (streams keyed by the seed and the "
+        "model's name); all three GANs start from the same (public) initial weights.",
     ]
     if train.source.startswith("embedded"):
         results.notes.append(f"Run on the embedded {len(train)}-digit subset, not full MNIST: q = batch/N is larger, "

@@ -37,10 +37,13 @@ Choices, and why:
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Optional, Tuple
 
-from tfdpfair import experiment
-from tfdpfair.training.classifier import TrainConfig
+from tfdpfair import experiment, validation
+from tfdpfair.data import SOURCES, names as dataset_names
+from tfdpfair.data.tfds_source import CELEBA_ATTRIBUTES
+from tfdpfair.models.registry import check_name
+from tfdpfair.training import TrainConfig
 
 SLUG = "neither_private_nor_fair"
 TITLE = "Farrand et al. (2020): Neither Private Nor Fair — DP-SGD under group imbalance on CelebA"
@@ -80,7 +83,7 @@ class Config:
     target: str = "Smiling"
     group: str = "Male"
     majority_value: int = 0
-    group_names: tuple = ("female", "male")
+    group_names: Tuple[str, ...] = ("female", "male")
     train_size: int = 24_000
     eval_size: int = 4_000
     downsample: int = 1
@@ -90,19 +93,45 @@ class Config:
     train: TrainConfig = TrainConfig(batch_size=32, epochs=60, learning_rate=5e-5, optimizer="adam")
     delta: float = 1e-6
     l2_norm_clip: float = 5.0
-    majority_shares: tuple = (0.999, 0.99, 0.9, 0.8, 0.7)
-    noise_multipliers: tuple = (1.5, 0.7, 0.5)
-    clip_sweep: tuple = (1.0, 5.0, 10.0)
+    majority_shares: Tuple[float, ...] = (0.999, 0.99, 0.9, 0.8, 0.7)
+    noise_multipliers: Tuple[float, ...] = (1.5, 0.7, 0.5)
+    clip_sweep: Tuple[float, ...] = (1.0, 5.0, 10.0)
     clip_sweep_share: float = 0.7
     table1_share: float = 0.9
     curve_points: int = 30
     bootstrap_resamples: int = 1000
 
+    def __post_init__(self) -> None:  # one field at a time; cross-field rules: _check, after every --set
+        validation.choice(self.dataset, dataset_names(), "dataset")
+        validation.choice(self.data_source, SOURCES, "data_source")
+        validation.choice(self.target, CELEBA_ATTRIBUTES, "target attribute")
+        validation.choice(self.group, CELEBA_ATTRIBUTES, "group attribute")
+        validation.choice(self.majority_value, (0, 1), "majority_value")
+        if len(self.group_names) != 2 or len(set(self.group_names)) != 2:
+            raise ValueError(f"group_names must be two different names, got {self.group_names}")
+        for name in ("train_size", "eval_size", "downsample", "model_width", "curve_points"):
+            validation.integer(getattr(self, name), name)
+        validation.integer(self.bootstrap_resamples, "bootstrap_resamples", minimum=0)
+        check_name(self.model)
+        validation.choice(self.model, ("resnet18", "resnet50"), "model (this sweep takes a zoo ResNet)")
+        validation.number(self.delta, "delta", positive=True, at_most=0.5)
+        validation.number(self.l2_norm_clip, "l2_norm_clip", positive=True)
+        validation.numbers(self.majority_shares, "majority_shares", positive=True, at_most=1.0)
+        if min(self.majority_shares) < 0.5:
+            raise ValueError(f"majority_shares are the majority's share of training, in [0.5, 1]; got "
+                             f"{list(self.majority_shares)}")
+        validation.numbers(self.noise_multipliers, "noise_multipliers")
+        if min(self.noise_multipliers) < 0:
+            raise ValueError(f"noise_multipliers must be >= 0, got {list(self.noise_multipliers)}")
+        validation.numbers(self.clip_sweep, "clip_sweep", positive=True)
+        validation.number(self.clip_sweep_share, "clip_sweep_share", positive=True, at_most=1.0)
+        validation.number(self.table1_share, "table1_share", positive=True, at_most=1.0)
+
 
 PRESETS = {
     "smoke": Config(train_size=200, eval_size=80, downsample=4, model_width=4, majority_shares=(0.9, 0.7),
                     noise_multipliers=(0.7,), clip_sweep=(1.0, 5.0), curve_points=2, bootstrap_resamples=50,
-                    train=TrainConfig(batch_size=32, epochs=1, learning_rate=1e-3, optimizer="adam")),
+                    train=TrainConfig(batch_size=32, epochs=2, learning_rate=1e-3, optimizer="adam")),
     # 26 runs of ≈ 50 s (DP) / 30 s (non-DP) each on 2 cores: ResNet18 of width 8 at 32 px, 5 epochs
     "quick": Config(train_size=3600, eval_size=1000, downsample=2, model_width=8, curve_points=12,
                     train=TrainConfig(batch_size=32, epochs=5, learning_rate=1e-3, optimizer="adam")),
@@ -163,15 +192,14 @@ def _label(z) -> str:
 
 def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
     _check(config)
-    experiment.quiet_tensorflow()
     from tfdpfair import data, models
-    from tfdpfair.evaluation.group_runs import train_and_assess
+    from tfdpfair.evaluation.group_runs import GroupRun, train_and_assess
     from tfdpfair.models.pretrained import torchvision_resnet
     from tfdpfair.privacy import DPConfig
     from tfdpfair.reporting import ResultRow, Results
     from tfdpfair.reporting.figures import plot_lines, plot_step_curves
 
-    pool = data.load(config.dataset, "train", data_dir=ctx.data_dir, source=config.data_source)
+    (pool,) = experiment.load_data(ctx, dataset=config.dataset, source=config.data_source, splits=("train",))
     pool = pool.downsample(config.downsample)
     names = dict(enumerate(config.group_names))
     major, minor = names[config.majority_value], names[1 - config.majority_value]
@@ -193,17 +221,22 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
     runs, measured = _runs(config), {}
     for i, (share, z, clip) in enumerate(runs, 1):
         name = f"female{share:g}_{_label(z).split(' ')[0]}_S{clip:g}"
-        print(f"\n== [{i}/{len(runs)}] {major} share {share:g}, {_label(z)}, S={clip:g} ==", flush=True)
-        dp = DPConfig(l2_norm_clip=clip, noise_multiplier=z or 1.0, delta=config.delta)
-        measured[(share, z, clip)] = out = train_and_assess(
-            build, splits[share], dp=dp if z is not None else dp.disabled(), train=config.train, group_names=names,
-            curve_points=config.curve_points, bootstrap_resamples=config.bootstrap_resamples, seed=ctx.seed,
-            checkpoint_dir=ctx.checkpoint_dir(name), resume=ctx.resume)
-        v = out.fairness.values
-        print(f"accuracy {v['accuracy']:.4f} ({major} {v[f'accuracy[{major}]']:.4f}, {minor} "
-              f"{v[f'accuracy[{minor}]']:.4f}), gap {v['accuracy_gap']:+.4f}, ΔDemP "
-              f"{v['demographic_parity_difference']:.4f}, ΔEO {v['equal_opportunity_difference']:.4f} "
-              f"({out.training.seconds:.0f} s)", flush=True)
+        dp = DPConfig(l2_norm_clip=clip, noise_multiplier=0.0 if z is None else z, delta=config.delta)
+
+        def assess(unit: experiment.Unit, share=share, z=z, clip=clip, dp=dp, i=i) -> dict:
+            print(f"\n== [{i}/{len(runs)}] {major} share {share:g}, {_label(z)}, S={clip:g} ==", flush=True)
+            out = train_and_assess(
+                build, splits[share], dp=dp if z is not None else dp.disabled(), train=config.train,
+                group_names=names, curve_points=config.curve_points, bootstrap_resamples=config.bootstrap_resamples,
+                seed=ctx.seed, streams=unit.streams, checkpoint_dir=unit.checkpoint_dir, resume=unit.resume)
+            v = out.fairness.values
+            print(f"accuracy {v['accuracy']:.4f} ({major} {v[f'accuracy[{major}]']:.4f}, {minor} "
+                  f"{v[f'accuracy[{minor}]']:.4f}), gap {v['accuracy_gap']:+.4f}, ΔDemP "
+                  f"{v['demographic_parity_difference']:.4f}, ΔEO {v['equal_opportunity_difference']:.4f} "
+                  f"({out.training.seconds:.0f} s)", flush=True)
+            return out.to_stored()
+
+        measured[(share, z, clip)] = out = GroupRun.from_stored(ctx.unit(f"runs/{name}", assess))
         results.sampling = out.training.sampling
     results.privacy = _privacy_entries(config)
     eps = {z: _spend(config, z).epsilon_classic for z in config.noise_multipliers}

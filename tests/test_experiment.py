@@ -62,3 +62,118 @@ def test_run_script_returns_the_output_folder_and_raises_exit_2_on_bad_flags(tmp
         run_script(**kw, argv=["--preset", "smoke", "--set", "epoch=3", "--out", str(tmp_path / "p")])
     assert exc.value.code == 2
     assert "unknown key 'epoch'" in capsys.readouterr().err
+
+
+# -- the run around a script: units, resume, interruption ---------------------------------------------------------
+CALLS = []
+
+
+def _toy_run(config, ctx):
+    from tfdpfair.reporting import ResultRow, Results
+
+    from tfdpfair.errors import InputError
+
+    if config.epochs < 1:
+        raise InputError("epochs must be >= 1")  # a failure after the folder was claimed
+    results = Results(paper=ctx.slug, preset=ctx.preset, seed=ctx.seed, data_source="none")
+    for i in range(config.epochs):
+        def work(unit, i=i):
+            CALLS.append(i)
+            if config.flag and i == 1:
+                raise KeyboardInterrupt  # as Ctrl-C in the middle of the second unit
+            import numpy as np
+            return {"value": float(ctx.streams(f"u{i}").key("noise")[0] % 1000), "array": np.arange(3) * i}
+        out = ctx.unit(f"part/{i}", work)
+        results.rows.append(ResultRow("T", {"i": i}, "value", out["value"], None))
+    return __import__("tfdpfair.experiment", fromlist=["RunOutput"]).RunOutput(results=results, title="toy")
+
+
+TOY = dict(slug="toy", description="toy", presets={p: Outer() for p in ("smoke", "quick", "paper")}, plan=_toy_plan,
+           run=_toy_run)
+
+
+def _main(argv, capsys):
+    from tfdpfair.experiment import run_script
+
+    try:
+        out = run_script(**TOY, argv=argv)
+        code = 0
+    except SystemExit as exit_:
+        out, code = None, exit_.code
+    return code, out, capsys.readouterr()
+
+
+def test_units_are_stored_and_a_resume_skips_them(tmp_path, capsys):
+    CALLS.clear()
+    out = tmp_path / "o"
+    code, _, io = _main(["--preset", "smoke", "--out", str(out), "--set", "flag=true"], capsys)
+    assert code == 130 and CALLS == [0, 1]
+    assert io.err.count("\n") == 1 and io.err.startswith("interrupted: 1 finished unit(s)")
+    assert f"--out {out} --resume" in io.err and "Traceback" not in io.err
+    assert (out / "units" / "part" / "0.json").is_file() and not (out / "complete.json").exists()
+    CALLS.clear()
+    code, final, io = _main(["--out", str(out), "--resume", "--set", "flag=true", "--set", "flag=false"], capsys)
+    assert code == 2 and "the config differs" in io.err  # a resume keeps the run's own config
+    code, final, io = _main(["--out", str(out), "--resume"], capsys)  # flags come from config.json
+    assert code == 130 and CALLS == [1]  # still the run's own --set flag=true: unit 0 is not redone
+    (out / "config.json").write_text((out / "config.json").read_text().replace('"flag=true"', '"flag=false"')
+                                     .replace('"flag": true', '"flag": false'))
+    CALLS.clear()
+    code, final, io = _main(["--out", str(out), "--resume"], capsys)
+    assert code == 0 and CALLS == [1, 2] and (final / "complete.json").is_file()
+    fresh = tmp_path / "fresh"
+    assert _main(["--preset", "smoke", "--out", str(fresh)], capsys)[0] == 0
+    import json
+    assert json.loads((final / "results.json").read_text())["rows"] == json.loads(
+        (fresh / "results.json").read_text())["rows"]
+
+
+@pytest.mark.parametrize("flags,message", [(["--seed", "1"], "--seed 1 differs"),
+                                           (["--preset", "quick"], "--preset quick differs"),
+                                           (["--data-dir", "."], "--data-dir . differs")])
+def test_resume_refuses_other_flags(flags, message, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert _main(["--preset", "smoke", "--out", str(out)], capsys)[0] == 0
+    code, _, io = _main(["--out", str(out), "--resume", *flags], capsys)
+    assert code == 2 and message in io.err and io.err.count("\n") == 1
+
+
+def test_dry_run_leaves_no_completion_marker_and_a_run_does(tmp_path, capsys):
+    code, out, _ = _main(["--preset", "smoke", "--dry-run", "--out", str(tmp_path / "d")], capsys)
+    assert code == 0 and (out / "results.json").is_file() and not (out / "complete.json").exists()
+    code, out, _ = _main(["--preset", "smoke", "--out", str(tmp_path / "r")], capsys)
+    assert code == 0 and (out / "complete.json").is_file() and not (out / ".lock").exists()
+
+
+def test_a_bad_data_dir_fails_before_anything_is_written(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for data_dir, message in ((tmp_path / "missing", "does not exist"), (tmp_path / "empty", "is empty")):
+        code, _, io = _main(["--preset", "smoke", "--data-dir", str(data_dir), "--out", str(tmp_path / "o")], capsys)
+        assert code == 2 and message in io.err and io.err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_overwrite_keeps_the_old_run_until_the_new_one_succeeds(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert _main(["--preset", "smoke", "--out", str(out)], capsys)[0] == 0
+    (out / "model_stale.keras").write_text("from the old run")
+    old = (out / "results.json").read_text()
+    code, _, io = _main(["--preset", "smoke", "--out", str(out), "--overwrite", "--set", "epochs=0"], capsys)
+    assert code == 2 and (out / "results.json").read_text() == old  # the failed new run changed nothing
+    CALLS.clear()
+    code, final, _ = _main(["--preset", "smoke", "--out", str(out), "--overwrite", "--set", "epochs=2"], capsys)
+    assert code == 0 and final == out and CALLS == [0, 1]
+    assert not (out / "model_stale.keras").exists() and (out / "complete.json").is_file()
+    assert not (tmp_path / "o.overwrite").exists()
+    assert _main(["--preset", "smoke", "--out", str(out), "--overwrite", "--dry-run"], capsys)[0] == 2
+
+
+def test_two_dry_runs_started_together_write_two_folders(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("from tests.test_experiment import TOY; from tfdpfair.experiment import run_script; "
+            f"print(run_script(**TOY, argv=['--preset', 'smoke', '--dry-run', '--out', r'{tmp_path / 'o'}']))")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120)[0].strip().splitlines()[-1] for p in procs]
+    assert all(p.returncode == 0 for p in procs) and len(set(outs)) == 3, outs

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Optional, Sequence
 
@@ -34,9 +35,27 @@ def _positive_int(text: str) -> int:
 
 def _number(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _json(obj: dict) -> str:
+    """Strict JSON: an infinite ε (no noise) is null, with the reason beside it."""
+    if any(isinstance(v, float) and not math.isfinite(v) for v in obj.values()):
+        obj = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in obj.items()}
+        obj["note"] = "epsilon null: unbounded (a noise multiplier of 0 adds no noise)"
+    return json.dumps(obj, allow_nan=False)
 
 
 def _add_run_shape(p: argparse.ArgumentParser) -> None:
@@ -44,7 +63,7 @@ def _add_run_shape(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=_positive_int, required=True, help="batch size B (q = B/N)")
     length = p.add_mutually_exclusive_group(required=True)
     length.add_argument("--epochs", type=_number, help="passes over the data (steps = epochs * (N // B))")
-    length.add_argument("--steps", type=int, help="number of noisy steps")
+    length.add_argument("--steps", type=_count, help="number of noisy steps")
     p.add_argument("--delta", type=_number, required=True, help="δ, in (0, 1)")
     p.add_argument("--accounting", choices=accounting.ACCOUNTINGS, default="rdp")
     p.add_argument("--conversion", choices=accounting.CONVERSIONS, default="tight",
@@ -101,11 +120,12 @@ def _cmd_epsilon(args) -> str:
         accounting=args.accounting, conversion=args.conversion,
     )
     if args.json:
-        return json.dumps({
+        return _json({
             "epsilon": eps, "delta": args.delta, "noise_multiplier": args.noise_multiplier,
             "sampling_rate": q, "steps": steps, "accounting": args.accounting, "conversion": args.conversion,
         })
-    return (f"epsilon = {eps:.4g} ({args.conversion} {args.accounting}; q = {q:.6g}, steps = {steps}, "
+    shown = f"{eps:.4g}" if math.isfinite(eps) else "inf (a noise multiplier of 0 adds no noise: not private)"
+    return (f"epsilon = {shown} ({args.conversion} {args.accounting}; q = {q:.6g}, steps = {steps}, "
             f"noise multiplier = {args.noise_multiplier:g}, delta = {args.delta:g})")
 
 
@@ -125,7 +145,7 @@ def _cmd_noise(args) -> str:
     eps = accounting.compute_epsilon(sampling_rate=q, noise_multiplier=sigma, steps=steps, delta=args.delta,
                                      accounting=args.accounting, conversion=args.conversion)
     if args.json:
-        return json.dumps({
+        return _json({
             "noise_multiplier": sigma, "epsilon": eps, "target_epsilon": args.target_epsilon, "delta": args.delta,
             "sampling_rate": q, "steps": steps, "accounting": args.accounting, "conversion": args.conversion,
         })
@@ -134,7 +154,10 @@ def _cmd_noise(args) -> str:
 
 
 def _cmd_list(args) -> str:
-    from tfdpfair import catalogue  # imports the model zoo (TensorFlow): only for `list`
+    from tfdpfair.quiet import import_tensorflow
+
+    import_tensorflow()  # the model zoo imports TensorFlow: without its start-up chatter
+    from tfdpfair import catalogue
 
     info = catalogue.describe(data_dir=args.data_dir)
     if args.json:

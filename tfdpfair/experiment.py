@@ -1,31 +1,93 @@
-"""The common command line of every reproduction script (DESIGN.md), and the run around it.
+"""The common command line of every reproduction script (DESIGN.md), and the resumable run around it.
 
 A script supplies its slug, its presets (frozen config dataclasses), a ``plan``
 function (the privacy plan, without training) and a ``run`` function (returns
-``Results`` and figures); ``main`` does the rest:
+``Results`` and figures); ``run_script`` does the rest:
 
-``--preset --out --data-dir --seed --resume --overwrite --set key=value --dry-run``.
-Bad flags and bad ``--set`` values exit 2 with one line.
+``--preset --out --data-dir --seed --resume --overwrite --secure-noise --set key=value --dry-run``.
+
+What the run around a script guarantees:
+
+* bad flags, bad ``--set`` values, bad data and bad folders end with one line on stderr
+  and exit status 2 (``tfdpfair.errors.InputError``); Ctrl-C ends with one line saying
+  what was saved and how to resume, exit status 130;
+* a script's work is a sequence of *units* (a model of a sweep, a stage): ``ctx.unit``
+  stores each finished unit atomically under ``OUT/units/`` and ``--resume`` returns the
+  stored result instead of redoing it; a unit killed half-way resumes from its last
+  epoch checkpoint, with its noise stream continued, so the resumed run equals an
+  uninterrupted one;
+* each unit draws from its own random streams, ``RunStreams(seed, "<slug>/<unit>")``:
+  no two models of a sweep share DP noise (``--secure-noise``: OS entropy instead);
+* the output folder is claimed atomically and locked; results files are written
+  atomically; ``complete.json`` marks a finished run (``tfdpfair.reporting.rundir``).
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import math
 import os
+import re
+import shlex
+import shutil
+import signal
 import sys
+import threading
 import time
 import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from tfdpfair.errors import InputError
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import: no C++ info chatter
 
 PRESETS = ("smoke", "quick", "paper")
+UNITS = "units"
 
 
-class ConfigError(ValueError):
-    """A bad ``--set`` or preset; printed as one line, exit status 2."""
+class ConfigError(InputError):
+    """A bad flag, ``--set`` or preset; printed as one line, exit status 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (e.g. a cluster's pre-emption), handled like Ctrl-C."""
+
+
+# -- units: the resumable pieces of a run -------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """One resumable piece of a reproduction, as its function sees it.
+
+    Attributes:
+      name: the unit's name within the run (e.g. ``"dcgan/eps=2"``).
+      checkpoint_dir: where its training checkpoints go.
+      resume: True when ``checkpoint_dir`` holds a checkpoint to continue from.
+      streams: its random streams (DP noise, sampling, augmentation, latents).
+      out: the run folder (models go here, via ``save_model``).
+    """
+
+    name: str
+    checkpoint_dir: Path
+    resume: bool
+    streams: Any
+    out: Path
+
+    def save_model(self, model, filename: str) -> Path:
+        """``model.save(OUT/filename)`` atomically (a ``.keras`` file is whole or absent)."""
+        from tfdpfair.reporting.files import atomic_path
+
+        path = self.out / filename
+        with atomic_path(path) as tmp:
+            model.save(tmp)
+        return path
+
+
+def _unit_path(name: str) -> Path:
+    if not name or name.startswith("/") or ".." in name.split("/"):
+        raise ValueError(f"bad unit name {name!r}")
+    return Path(*[re.sub(r"[^A-Za-z0-9._=+-]", "_", part) for part in name.split("/")])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,9 +100,78 @@ class RunContext:
     data_dir: Optional[str]
     seed: int
     resume: bool
+    secure_noise: bool = False
 
     def checkpoint_dir(self, name: str) -> Path:
-        return self.out / "checkpoints" / name
+        return self.out / "checkpoints" / _unit_path(name)
+
+    def streams(self, name: str):
+        """The random streams of unit ``name``: ``RunStreams(seed, "<slug>/<name>")`` (or secure ones)."""
+        from tfdpfair.randomness import RunStreams
+
+        return RunStreams(seed=self.seed, name=f"{self.slug}/{name}", secure=self.secure_noise)
+
+    def completed_units(self) -> List[str]:
+        root = self.out / UNITS
+        return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.json")) if root.is_dir() else []
+
+    def unit(self, name: str, fn: Callable[[Unit], dict]) -> dict:
+        """Run ``fn(unit)`` once per run folder and return its result, stored as it finishes.
+
+        ``fn`` returns a dict of JSON values and numpy arrays (nested dicts and lists
+        allowed); it is written atomically to ``OUT/units/<name>.json`` (+ ``.npz``) and
+        the unit's checkpoints are then deleted. When that file exists, ``unit`` returns
+        its content without calling ``fn``; that is how ``--resume`` skips finished work.
+        Before ``fn`` runs, TensorFlow, numpy and Python are seeded from the unit's own
+        stream, so a unit does not depend on what ran before it in the process.
+        """
+        from tfdpfair import serialization
+        from tfdpfair.reporting.files import write_bytes, write_text
+
+        base = self.out / UNITS / _unit_path(name)
+        stored = base.with_suffix(".json")
+        if stored.is_file():
+            npz = base.with_suffix(".npz")
+            print(f"\n== {name}: done earlier, loaded from {stored} ==", flush=True)
+            return serialization.unpack(stored.read_text(), npz.read_bytes() if npz.is_file() else b"")
+        import tensorflow as tf
+
+        streams = self.streams(name)
+        tf.keras.utils.set_random_seed(streams.int_seed("init"))
+        checkpoints = self.checkpoint_dir(name)
+        resume = (checkpoints / "checkpoint").is_file()
+        if resume:
+            print(f"\n== {name}: resuming from {checkpoints} ==", flush=True)
+        result = fn(Unit(name=name, checkpoint_dir=checkpoints, resume=resume, streams=streams, out=self.out))
+        text, arrays = serialization.pack(result)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        if arrays:
+            write_bytes(base.with_suffix(".npz"), arrays)
+        write_text(stored, text)  # last: its presence marks the unit done
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        return result
+
+
+def load_data(ctx: "RunContext", *, dataset: str, source: str, splits: Sequence[str] = ("train", "test"),
+              limits: Sequence[Optional[int]] = (), require_full: bool = False) -> tuple:
+    """The splits a script needs (``tfdpfair.data.load``), each cut to its limit (None = all); prints the source.
+
+    ``require_full`` refuses the embedded subsets (the paper presets).
+    """
+    from tfdpfair import data
+
+    loaded = [data.load(dataset, split, data_dir=ctx.data_dir, source=source) for split in splits]
+    if require_full and loaded[0].source.startswith("embedded"):
+        raise data.DataUnavailableError(
+            f"preset {ctx.preset} needs the full {dataset}, but only {loaded[0].source} was found: pass --data-dir "
+            f"with {dataset}.npz, or --set data_source=tfds to download it")
+    limits = list(limits) + [None] * (len(loaded) - len(limits))
+    loaded = [d.take(n) for d, n in zip(loaded, limits)]
+    fallback = " (no --data-dir given: the data that ships with an installed package)" \
+        if loaded[0].source.startswith("embedded") and source == "auto" else ""
+    print(f"data: {dataset} from {loaded[0].source}{fallback}; "
+          + ", ".join(f"{split} {len(d)}" for split, d in zip(splits, loaded)), flush=True)
+    return tuple(loaded)
 
 
 @dataclasses.dataclass
@@ -52,6 +183,42 @@ class RunOutput:
     figures: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+# -- --set key=value -------------------------------------------------------------------------------------------
+def _finite(value: float, key: str, text: str) -> float:
+    if not math.isfinite(value):
+        raise ConfigError(f"--set {key}: expected a finite number, got {text!r}")
+    return value
+
+
+def _parse_scalar(text: str, hint: Any, key: str) -> Any:
+    if hint is bool:
+        if text.lower() in ("true", "1", "yes"):
+            return True
+        if text.lower() in ("false", "0", "no"):
+            return False
+        raise ConfigError(f"--set {key}: expected true or false, got {text!r}")
+    try:
+        value = hint(text)
+    except ValueError:
+        raise ConfigError(f"--set {key}: expected {hint.__name__}, got {text!r}") from None
+    return _finite(value, key, text) if hint is float else value
+
+
+def _list_item(item: Any, hint: Any, key: str) -> Any:
+    """One element of a JSON list, checked against the element type (``Any`` for a bare ``tuple``)."""
+    if isinstance(item, bool) and hint is not bool:
+        raise ConfigError(f"--set {key}: list elements must be {getattr(hint, '__name__', 'numbers or strings')}, "
+                          f"got {json.dumps(item)}")
+    if hint is float and isinstance(item, (int, float)):
+        return _finite(float(item), key, json.dumps(item))
+    if hint in (int, str, bool) and isinstance(item, hint):
+        return item
+    if hint is Any and isinstance(item, (int, float, str)) and not (isinstance(item, float) and not math.isfinite(item)):
+        return item
+    expected = getattr(hint, "__name__", "numbers or strings")
+    raise ConfigError(f"--set {key}: list elements must be {expected}, got {json.dumps(item)}")
+
+
 def _parse_value(text: str, hint: Any, key: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -60,23 +227,17 @@ def _parse_value(text: str, hint: Any, key: str) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _parse_value(text, inner[0], key)
-    if hint is bool:
-        if text.lower() in ("true", "1", "yes"):
-            return True
-        if text.lower() in ("false", "0", "no"):
-            return False
-        raise ConfigError(f"--set {key}: expected true or false, got {text!r}")
-    if hint in (int, float, str):
-        try:
-            return hint(text)
-        except ValueError:
-            raise ConfigError(f"--set {key}: expected {hint.__name__}, got {text!r}") from None
+    if hint in (bool, int, float, str):
+        return _parse_scalar(text, hint, key)
     if origin in (tuple, list) or hint in (tuple, list):
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
-            raise ConfigError(f"--set {key}: expected a JSON list such as [64,32], got {text!r}") from None
-        return tuple(value)
+            value = None
+        if not isinstance(value, list):
+            raise ConfigError(f"--set {key}: expected a JSON list such as [1, 2], got {text!r}")
+        element = args[0] if args and (len(args) == 1 or args[-1] is Ellipsis) else Any
+        return tuple(_list_item(item, element, key) for item in value)
     raise ConfigError(f"--set {key}: fields of type {hint} cannot be set from the command line")
 
 
@@ -111,14 +272,16 @@ def _set(obj: Any, path: List[str], text: str, full_key: str) -> Any:
         value = _parse_value(text, hints[name], full_key)
     try:
         return dataclasses.replace(obj, **{name: value})
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"--set {full_key}={text}: {err}") from None
+    except (ValueError, TypeError, KeyError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        raise ConfigError(f"--set {full_key}={text}: {message}") from None
 
 
 def config_to_dict(config: Any) -> dict:
-    return dataclasses.asdict(config)
+    return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+# -- the command line ------------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         raise ConfigError(f"{self.prog}: {message} (see --help)")
@@ -126,14 +289,20 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(slug: str, description: str) -> argparse.ArgumentParser:
     p = _Parser(prog=f"{slug}.py", description=description)
-    p.add_argument("--preset", choices=PRESETS, default="quick",
-                   help="smoke: seconds (tests); quick: a 2-core CPU in minutes on real data; paper: the paper's "
-                        "hyper-parameters")
+    p.add_argument("--preset", choices=PRESETS, default=None,
+                   help="smoke: seconds (tests); quick (default): a 2-core CPU in minutes on real data; paper: the "
+                        "paper's hyper-parameters")
     p.add_argument("--out", default=None, help=f"output folder (default results/{slug}/<preset>)")
     p.add_argument("--data-dir", default=None, help="folder with <name>.npz files, or a TFDS data_dir")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints, accountant state included")
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier run in OUT instead of a new run folder")
+    p.add_argument("--seed", type=int, default=None, help="seed of every random stream (default 0)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in OUT where it stopped (finished units are kept, the one in progress "
+                        "continues from its checkpoint); flags not given are taken from OUT/config.json")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in OUT, but only once the new run has succeeded (it runs in OUT.overwrite)")
+    p.add_argument("--secure-noise", action="store_true",
+                   help="draw DP noise and batch sampling from the OS's entropy (not reproducible; for models that "
+                        "will be released)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config field (dotted keys for nested ones, e.g. dp.noise_multiplier=1.1)")
     p.add_argument("--dry-run", action="store_true",
@@ -141,24 +310,74 @@ def build_parser(slug: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
-def quiet_tensorflow() -> None:
-    """Silence TensorFlow's Python info/warning chatter (e.g. pfor's while_loop fallbacks)."""
-    import tensorflow as tf
+def quiet_tensorflow():
+    """Import TensorFlow without its start-up chatter and silence its Python warnings; returns the module."""
+    from tfdpfair.quiet import import_tensorflow
 
-    tf.get_logger().setLevel("ERROR")
+    return import_tensorflow()
 
 
-def main(
-    *,
-    slug: str,
-    description: str,
-    presets: Dict[str, Any],
-    plan: Callable[[Any, RunContext], Any],
-    run: Callable[[Any, RunContext], RunOutput],
-    argv: Optional[Sequence[str]] = None,
-) -> int:
-    """Parse the common flags, resolve the config and run (or plan) one reproduction. Returns the exit code."""
-    return _main(slug=slug, description=description, presets=presets, plan=plan, run=run, argv=argv)[0]
+def _resolved(data_dir: Optional[str]) -> Optional[str]:
+    return None if data_dir is None else str(Path(data_dir).expanduser().resolve())
+
+
+@dataclasses.dataclass(frozen=True)
+class _Invocation:
+    """The command line resolved against an earlier run's config.json (for --resume)."""
+
+    preset: str
+    seed: int
+    data_dir: Optional[str]
+    secure_noise: bool
+    overrides: List[str]
+    out: Path
+    saved: Optional[dict] = None  # the resumed run's config.json
+
+
+def _resolve_invocation(args, slug: str) -> _Invocation:
+    from tfdpfair.reporting.rundir import staging_path
+
+    preset = args.preset or "quick"
+    out = Path(args.out) if args.out else Path("results") / slug / preset
+    if not args.resume:
+        return _Invocation(preset, 0 if args.seed is None else args.seed, args.data_dir, args.secure_noise,
+                           list(args.overrides), out)
+    folder = staging_path(out) if args.overwrite else out
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+    except FileNotFoundError:  # RunDir.claim says there is nothing to resume
+        return _Invocation(preset, args.seed or 0, args.data_dir, args.secure_noise, list(args.overrides), out)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"--resume: cannot read {folder}/config.json ({err}); start a new run instead") from None
+
+    def differs(flag: str, given: Any, stored: Any) -> ConfigError:
+        return ConfigError(f"--resume: {flag} {given} differs from this run's {stored!r} in {folder}/config.json; "
+                           "resume with the run's own flags (or leave them out), or start a new run")
+
+    if args.preset is not None and args.preset != saved.get("preset"):
+        raise differs("--preset", args.preset, saved.get("preset"))
+    if args.seed is not None and args.seed != saved.get("seed"):
+        raise differs("--seed", args.seed, saved.get("seed"))
+    if args.data_dir is not None and _resolved(args.data_dir) != saved.get("data_dir_resolved"):
+        raise differs("--data-dir", args.data_dir, saved.get("data_dir"))
+    if args.secure_noise and not saved.get("secure_noise", False):
+        raise differs("--secure-noise", True, False)
+    data_dir = saved.get("data_dir") if args.data_dir is None else args.data_dir
+    if data_dir is not None and _resolved(data_dir) != saved.get("data_dir_resolved"):
+        data_dir = saved.get("data_dir_resolved")  # resumed from another working directory
+    return _Invocation(saved.get("preset", preset), int(saved.get("seed", 0)), data_dir,
+                       bool(saved.get("secure_noise", False)),
+                       list(args.overrides) if args.overrides else list(saved.get("overrides", [])), out, saved)
+
+
+def _install_sigterm_handler() -> Optional[Callable]:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def run_script(
@@ -170,12 +389,18 @@ def run_script(
     run: Callable[[Any, RunContext], RunOutput],
     argv: Optional[Sequence[str]] = None,
 ) -> Optional[Path]:
-    """A script's entry point, in a shell or a notebook cell: ``main``, then exit status on failure.
+    """A script's entry point, in a shell or a notebook cell: run it, then exit status on failure.
 
     Returns the output folder on success (and, inside IPython, displays its report and
     figures) instead of calling ``sys.exit(0)``, which a notebook would show as an error.
+    Exit status 2: bad input (one line on stderr); 130: interrupted (Ctrl-C), 143: SIGTERM.
     """
-    code, out = _main(slug=slug, description=description, presets=presets, plan=plan, run=run, argv=argv)
+    previous = _install_sigterm_handler()
+    try:
+        code, out = _main(slug=slug, description=description, presets=presets, plan=plan, run=run, argv=argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if code:
         raise SystemExit(code)
     if out is not None and _in_ipython():
@@ -198,46 +423,97 @@ def _display_run(out: Path) -> None:  # pragma: no cover - exercised by the note
         display(Markdown(f"`{png.name}`"), Image(filename=str(png)))
 
 
-def _main(*, slug, description, presets, plan, run, argv) -> tuple[int, Optional[Path]]:
-    from tfdpfair.data import DataUnavailableError, SubsetError
-    from tfdpfair.models.pretrained import PretrainedWeightsError
-    from tfdpfair.privacy.accounting import PrivacyConfigError
-    from tfdpfair.reporting import OutputDirError, prepare_output_dir, rows_markdown, write_json, write_results
-    from tfdpfair.reporting.results import privacy_markdown
+def _resume_command(slug: str, inv: _Invocation, rundir) -> str:
+    script = f"reproductions/{slug}.py"
+    words = ["python", script, "--out", str(inv.out), "--resume"] + (["--overwrite"] if rundir.staged else [])
+    return " ".join(shlex.quote(w) for w in words)
 
+
+def _interrupted_line(slug: str, inv: _Invocation, rundir, ctx: Optional[RunContext]) -> str:
+    done = ctx.completed_units() if ctx is not None else []
+    in_progress = [p.parent for p in (rundir.path / "checkpoints").rglob("checkpoint")] \
+        if (rundir.path / "checkpoints").is_dir() else []
+    saved = f"{len(done)} finished unit(s) in {rundir.path / UNITS}" if done else "no finished unit yet"
+    if in_progress:
+        saved += f" and the last epoch checkpoint of {len(in_progress)} unit(s) in progress"
+    return f"interrupted: {saved}; continue with: {_resume_command(slug, inv, rundir)}"
+
+
+def _main(*, slug, description, presets, plan, run, argv) -> tuple:
+    from tfdpfair.reporting.rundir import RunDir
+
+    rundir, ctx, inv = None, None, None
     try:
         args = build_parser(slug, description).parse_args(argv)
-        config = apply_overrides(presets[args.preset], args.overrides)
-        out = Path(args.out) if args.out else Path("results") / slug / args.preset
-        if args.resume and args.overwrite:
-            raise ConfigError("--resume and --overwrite exclude each other")
-        out = prepare_output_dir(out, overwrite=args.overwrite, resume=args.resume)
-        config_dict = {"paper": slug, "preset": args.preset, "seed": args.seed, "data_dir": args.data_dir,
-                       "config": config_to_dict(config)}
-        if args.resume:
-            saved = json.loads((out / "config.json").read_text())
-            if saved.get("config") != json.loads(json.dumps(config_dict["config"])):
-                raise ConfigError(f"--resume: the config differs from {out}/config.json; resume with the same "
-                                  "--preset and --set values, or start a new run")
-        write_json(out / "config.json", config_dict)
-        ctx = RunContext(slug=slug, preset=args.preset, out=out, data_dir=args.data_dir, seed=args.seed,
-                         resume=args.resume)
-        print(f"{slug}: preset {args.preset}, seed {args.seed}, writing to {out}", flush=True)
+        if args.dry_run and (args.resume or args.overwrite):
+            raise ConfigError(f"--dry-run and --{'resume' if args.resume else 'overwrite'} exclude each other: a "
+                              "dry run trains nothing, and writes its plan to a new folder")
+        inv = _resolve_invocation(args, slug)
+        config = apply_overrides(presets[inv.preset], inv.overrides)
+        from tfdpfair.data.loading import check_data_dir
+
+        check_data_dir(inv.data_dir)
+        config_dict = {"paper": slug, "preset": inv.preset, "seed": inv.seed, "data_dir": inv.data_dir,
+                       "data_dir_resolved": _resolved(inv.data_dir), "secure_noise": inv.secure_noise,
+                       "overrides": inv.overrides, "config": config_to_dict(config)}
+        if inv.saved is not None and inv.saved.get("config") != config_dict["config"]:
+            raise ConfigError(f"--resume: the config differs from the run's config.json in {inv.out}; resume with "
+                              "the same --set values (or none), or start a new run")
+        rundir = RunDir.claim(inv.out, overwrite=args.overwrite, resume=args.resume)
+        if not args.resume:
+            from tfdpfair.reporting.files import write_json
+
+            write_json(rundir.path / "config.json", config_dict)
+        ctx = RunContext(slug=slug, preset=inv.preset, out=rundir.path, data_dir=inv.data_dir, seed=inv.seed,
+                         resume=args.resume, secure_noise=inv.secure_noise)
+        where = f"{rundir.path} (replaces {rundir.target} when it succeeds)" if rundir.staged else f"{rundir.path}"
+        print(f"{slug}: preset {inv.preset}, seed {inv.seed}, noise "
+              f"{'secure (OS entropy)' if inv.secure_noise else 'seeded per unit'}, "
+              f"{'resuming in' if args.resume else 'writing to'} {where}", flush=True)
+        quiet_tensorflow()
         start = time.perf_counter()
         if args.dry_run:
+            from tfdpfair.reporting.files import write_json
+            from tfdpfair.reporting.results import privacy_markdown
+
             results = plan(config, ctx)
             results.wall_seconds = time.perf_counter() - start
-            write_json(out / "results.json", {k: v for k, v in results.to_dict().items() if k != "rows"} | {"rows": []})
+            write_json(rundir.path / "results.json",
+                       {k: v for k, v in results.to_dict().items() if k != "rows"} | {"rows": []})
+            rundir.release()
             print("Privacy plan (no training):\n\n" + privacy_markdown(results.privacy))
-            return 0, out
+            return 0, rundir.path
         output = run(config, ctx)
         output.results.wall_seconds = time.perf_counter() - start
-        written = write_results(out, output.results, title=output.title, figures=output.figures)
-    except (ConfigError, PrivacyConfigError, OutputDirError, DataUnavailableError, SubsetError,
-            PretrainedWeightsError, FileNotFoundError) as err:
+        from tfdpfair.reporting import write_results
+
+        written = write_results(rundir.path, output.results, title=output.title, figures=output.figures)
+        staged = rundir.path
+        final = rundir.finish({"paper": slug, "preset": inv.preset, "seed": inv.seed,
+                               "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                               "wall_seconds_last_process": output.results.wall_seconds,
+                               "units": ctx.completed_units()})
+        shutil.rmtree(final / "checkpoints", ignore_errors=True)
+    except InputError as err:
         print(f"error: {err}", file=sys.stderr)
+        if rundir is not None:
+            rundir.abandon()
         return 2, None
+    except KeyboardInterrupt as interrupt:
+        if rundir is None:
+            print("interrupted before anything was written", file=sys.stderr)
+        else:
+            rundir.release()
+            print(_interrupted_line(slug, inv, rundir, ctx), file=sys.stderr)
+        return (143 if isinstance(interrupt, Terminated) else 130), None
+    except BaseException:
+        if rundir is not None:
+            rundir.abandon()
+        raise
+    from tfdpfair.reporting.results import privacy_markdown, rows_markdown
+
     print("\n" + privacy_markdown(output.results.privacy) if output.results.privacy else "")
     print("\n" + rows_markdown(output.results.rows))
-    print(f"\nwall time {output.results.wall_seconds:.1f} s; wrote " + ", ".join(str(p) for p in written))
-    return 0, out
+    print(f"\nwall time {output.results.wall_seconds:.1f} s; wrote "
+          + ", ".join(str(final / p.relative_to(staged)) for p in written) + f"; {final / 'complete.json'}")
+    return 0, final

@@ -1,12 +1,15 @@
 """train_and_assess: one run of the disparate-impact study, on a tiny synthetic CelebA-like pool."""
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfdpfair.data import Dataset, imbalanced_split
 from tfdpfair.evaluation import fairness
-from tfdpfair.evaluation.group_runs import train_and_assess
+from tfdpfair.evaluation.group_runs import GroupRun, train_and_assess
 from tfdpfair.privacy import DPConfig
+from tfdpfair.randomness import RunStreams
 from tfdpfair.training import TrainConfig
 
 
@@ -30,7 +33,8 @@ def test_train_and_assess_reports_the_final_models_metrics(private):
     dp = DPConfig(l2_norm_clip=1.0, noise_multiplier=0.7, delta=1e-5)
     out = train_and_assess(_build, split, dp=dp if private else dp.disabled(), group_names={0: "female", 1: "male"},
                            train=TrainConfig(batch_size=32, epochs=3, learning_rate=0.05, optimizer="sgd"),
-                           curve_points=5, bootstrap_resamples=100, verbose=0)
+                           curve_points=5, bootstrap_resamples=100, verbose=0,
+                           streams=RunStreams(seed=0, name=f"group_run/{private}"))
     v = out.fairness.values
     assert v["accuracy"] > 0.8  # learnable task
     assert set(v) >= {"accuracy[female]", "accuracy[male]", "accuracy_gap", "demographic_parity_difference"}
@@ -41,3 +45,4 @@ def test_train_and_assess_reports_the_final_models_metrics(private):
     if private:
         assert out.training.privacy.steps == 30
     assert set(out.fairness.intervals) == set(v)
+    assert GroupRun.from_stored(json.loads(json.dumps(out.to_stored()))) == out  # how a reproduction stores it

@@ -14,6 +14,16 @@ def test_unknown_model_lists_the_known_ones():
         models.get("resnet1000")
 
 
+def test_the_static_zoo_list_is_the_registry():
+    """Configs check model names against ``registry.ZOO`` before TensorFlow is imported."""
+    from tfdpfair.models import registry
+
+    assert sorted(registry.ZOO) == models.names()
+    registry.check_name("wrn16_4")
+    with pytest.raises(registry.UnknownModelError, match="unknown model 'resnet1000'; known models: .*wincott_cnn"):
+        registry.check_name("resnet1000")
+
+
 def test_registering_a_name_twice_fails():
     with pytest.raises(ValueError, match="already registered"):
         models.register("mlp")(lambda: None)

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tfdpfair import models
 from tfdpfair.privacy import DPConfig
+from tfdpfair.randomness import RunStreams
 from tfdpfair.training import TrainConfig, compile_for_training
 
 
@@ -39,7 +40,8 @@ def privatised_sum(x, y, *, l2_norm_clip, noise_multiplier=0.0, backend="tfdpfai
     model.set_weights(_initial_weights(model_name, input_shape, classes))
     dp = DPConfig(l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier)
     train = TrainConfig(batch_size=len(x), learning_rate=1.0, backend=backend, **train_options)
-    trainable = compile_for_training(model, dp=dp, train=train, expected_batch_size=expected_batch_size)
+    trainable = compile_for_training(model, dp=dp, train=train, expected_batch_size=expected_batch_size,
+                                     streams=RunStreams(seed=seed, name="probe"))
     before = flat(model.get_weights())
     trainable.train_on_batch(x, y)
     return (expected_batch_size or len(x)) * (before - flat(model.get_weights()))

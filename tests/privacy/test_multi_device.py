@@ -36,7 +36,41 @@ SCRIPT = textwrap.dedent("""
         private.train_on_batch(xs, ys)
         return len(xs) * (before - np.concatenate([w.ravel() for w in model.get_weights()]))
 
+    def noise_steps(strategy, tmp, restore_after=None):
+        # per-step weight moves with C = 1e-6, σ = 1e6 (σC = 1: the move is the noise); optionally restored
+        from tfdpfair.randomness import RunStreams
+
+        def build():
+            with strategy.scope():
+                model = models.get("mlp", input_shape=(6, 6, 1), num_classes=4)
+                model.set_weights(init)
+                private = make_private(model, DPConfig(l2_norm_clip=1e-6, noise_multiplier=1e6),
+                                       streams=RunStreams(seed=0, name="multi"))
+                private.compile(optimizer=tf.keras.optimizers.SGD(1.0),
+                                loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            return model, private
+
+        model, private = build()
+        moves, counters = [], []
+        for step in range(3):
+            if step == restore_after:
+                ckpt = tf.train.Checkpoint(model=private, optimizer=private.optimizer)
+                path = ckpt.save(tmp)
+                model, private = build()
+                private(x[:1])
+                private.optimizer.build(private.trainable_variables)
+                tf.train.Checkpoint(model=private, optimizer=private.optimizer).restore(path).expect_partial()
+            before = np.concatenate([w.ravel() for w in model.get_weights()])
+            private.train_on_batch(x, y)
+            moves.append(len(x) * (before - np.concatenate([w.ravel() for w in model.get_weights()])))
+            counters.append(int(private.dp_step.numpy()))
+        return moves, counters
+
+    import tempfile
+
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    whole, counters = noise_steps(mirrored, tempfile.mkdtemp() + "/c")
+    resumed, _ = noise_steps(mirrored, tempfile.mkdtemp() + "/c", restore_after=2)
     single = tf.distribute.get_strategy()
     clean_two = step(mirrored, 0.0)
     noise = np.concatenate([step(mirrored, 2.0, seed=s) - clean_two for s in range(3)])
@@ -50,6 +84,11 @@ SCRIPT = textwrap.dedent("""
                                                                     ys=np.delete(y, i, 0)))) for i in (0, 6)),
         "uneven_split_max_diff": float(np.max(np.abs(step(mirrored, 0.0, xs=x[:7], ys=y[:7])
                                                      - step(single, 0.0, xs=x[:7], ys=y[:7])))),
+        "dp_step_counters": counters,
+        "noise_std_per_step": [float(np.std(m)) for m in whole],
+        "max_corr_between_steps": max(abs(float(np.corrcoef(whole[i], whole[j])[0, 1]))
+                                      for i in range(3) for j in range(i + 1, 3)),
+        "resumed_minus_whole": max(float(np.max(np.abs(a - b))) for a, b in zip(resumed, whole)),
     }))
 """)
 
@@ -76,3 +115,12 @@ def test_sensitivity_across_replicas(report):
     """Removing one example (7 examples split 4 + 3 over the replicas) moves the sum by at most C = 2."""
     assert report["removal_shift"] <= 2.0 * 1.0001
     assert report["uneven_split_max_diff"] < 1e-4
+
+
+def test_each_step_draws_new_noise_and_a_restored_model_continues_the_stream(report):
+    """The step counter moves once per logical step (not per replica), and restoring a checkpoint under the
+    strategy continues the noise stream: the resumed run's third step draws what the uninterrupted one draws."""
+    assert report["dp_step_counters"] == [1, 2, 3]
+    assert all(s == pytest.approx(1.0, rel=0.1) for s in report["noise_std_per_step"])
+    assert report["max_corr_between_steps"] < 0.1
+    assert report["resumed_minus_whole"] < 1e-3

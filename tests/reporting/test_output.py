@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from tfdpfair.reporting import OutputDirError, ResultRow, Results, prepare_output_dir, write_results
+from tfdpfair.reporting import ResultRow, Results, write_results
 from tfdpfair.reporting.figures import plot_training_curves
 
 
@@ -23,30 +23,6 @@ def test_write_results_writes_every_file(tmp_path):
     assert (tmp_path / "figures" / "curves.png").stat().st_size > 1000
 
 
-def test_an_earlier_run_is_never_overwritten(tmp_path):
-    out = tmp_path / "quick"
-    first = prepare_output_dir(out)
-    _write_run(first)
-    second = prepare_output_dir(out)
-    assert second == tmp_path / "quick-run2" and second.is_dir()
-    _write_run(second)
-    assert prepare_output_dir(out) == tmp_path / "quick-run3"
-    assert (first / "results.json").exists()
-
-
-def test_overwrite_empties_the_earlier_run(tmp_path):
-    _write_run(prepare_output_dir(tmp_path))
-    assert prepare_output_dir(tmp_path, overwrite=True) == tmp_path
-    assert not (tmp_path / "results.json").exists() and not (tmp_path / "figures").exists()
-
-
-def test_resume_needs_checkpoints(tmp_path):
-    with pytest.raises(OutputDirError, match="checkpoints"):
-        prepare_output_dir(tmp_path, resume=True)
-    (tmp_path / "checkpoints").mkdir()
-    assert prepare_output_dir(tmp_path, resume=True) == tmp_path
-
-
 def test_plot_returns_a_figure_with_one_panel_per_metric():
     fig = plot_training_curves({"dp": {"accuracy": [0.5, 0.6]}, "public": {"accuracy": [0.7]}},
                                metrics=("accuracy", "epsilon"))
@@ -54,9 +30,25 @@ def test_plot_returns_a_figure_with_one_panel_per_metric():
     assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 0
 
 
-def test_a_folder_with_only_a_config_from_a_failed_start_is_reused(tmp_path):
-    (tmp_path / "config.json").write_text("{}")
-    assert prepare_output_dir(tmp_path) == tmp_path
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path):
+    from tfdpfair.reporting.files import atomic_path, write_json
+
+    write_json(tmp_path / "results.json", {"a": 1})
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "results.json") as tmp:
+            tmp.write_text('{"a": 2, "trunc')
+            raise RuntimeError("killed half-way")
+    assert json.loads((tmp_path / "results.json").read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary file left behind
+
+
+def test_json_is_strict_infinity_becomes_null(tmp_path):
+    from tfdpfair.reporting.files import write_json
+
+    write_json(tmp_path / "x.json", {"epsilon": float("inf"), "v": [float("nan"), 1.0]})
+    text = (tmp_path / "x.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    assert json.loads(text) == {"epsilon": None, "v": [None, 1.0]}
 
 
 def test_metric_vs_epsilon_and_image_grid_return_figures():

@@ -111,7 +111,7 @@ def test_generate_many_returns_n_images_across_chunks_with_the_given_labels():
     gan = _gan(conditional=True)
     seen = []
     original = gan.generate
-    gan.generate = lambda n, labels=None: seen.append(labels.numpy().tolist()) or original(n, labels=labels)
+    gan.generate = lambda n, labels=None, **kw: seen.append(labels.numpy().tolist()) or original(n, labels=labels, **kw)
     labels = np.arange(11) % 3
     images = gan.generate_many(11, labels=labels, chunk=4)
     assert images.shape == (11, 8, 8, 1) and 0.0 <= images.min() and images.max() <= 1.0

@@ -6,6 +6,8 @@ from typing import Optional
 
 import numpy as np
 
+from tfdpfair.errors import InputError
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
@@ -62,7 +64,7 @@ class Dataset:
         if n is None:
             return self
         if n > len(self):
-            raise ValueError(f"asked for {n} examples of {self.name}/{self.split}, but the source has {len(self)}")
+            raise InputError(f"asked for {n} examples of {self.name}/{self.split}, but {self.source} has {len(self)}")
         return dataclasses.replace(
             self,
             x=self.x[:n],
@@ -80,7 +82,8 @@ class Dataset:
             return self
         n, h, w, c = self.x.shape
         if factor < 1 or h % factor or w % factor:
-            raise ValueError(f"factor must be a positive divisor of the image size {h}×{w}, got {factor}")
+            raise InputError(f"the downsampling factor must be a positive divisor of the image size {h}×{w}, "
+                             f"got {factor}")
         blocks = self.x.reshape(n, h // factor, factor, w // factor, factor, c).astype(np.float32)
         x = np.rint(blocks.mean(axis=(2, 4))).astype(np.uint8)
         return dataclasses.replace(self, x=x)

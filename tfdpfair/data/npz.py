@@ -8,16 +8,28 @@ Three layouts are read:
   (``cifar10_full_jpeg.npz``, the complete CIFAR-10), decoded with Pillow;
 * attributes: ``x``, ``attrs``, ``attr_names`` (``celeba.npz``: ids 1–8,000, all from
   the official train partition, so only split ``train`` (or ``all``) exists).
+
+Files are data, never code (``allow_pickle=False``), and are checked before use: a
+truncated or corrupt file, missing arrays, wrong shapes, labels that do not match the
+images or pixel values outside 0–255 raise ``DataFormatError`` naming the file and the
+problem. Images may be stored as uint8 (0–255), as other integers in 0–255, or as
+floats in [0, 1] (scaled by 255) or in [0, 255]; anything else is refused.
 """
 from __future__ import annotations
 
 import io
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
 from tfdpfair.data.dataset import Dataset
+from tfdpfair.errors import DataFormatError
+
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError)
+LAYOUT_HINT = "see shared/data/README.md for the layouts tfdpfair reads"
 
 
 def find_file(data_dir: Optional[str], filenames: Sequence[str]) -> Optional[Path]:
@@ -31,37 +43,136 @@ def find_file(data_dir: Optional[str], filenames: Sequence[str]) -> Optional[Pat
     return None
 
 
-def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    from PIL import Image
+def _corrupt(path: Path, err: Exception) -> DataFormatError:
+    return DataFormatError(f"{path} cannot be read as an .npz file ({type(err).__name__}: {err}); it may be "
+                           "truncated or corrupt: compare it with SHA256SUMS, or re-create it")
 
-    images = [
-        np.asarray(Image.open(io.BytesIO(blob[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB"))
-        for i in range(len(offsets) - 1)
-    ]
+
+def to_uint8_images(x: np.ndarray, where: str) -> np.ndarray:
+    """Images as uint8 0–255: uint8 as is; integers in 0–255; floats in [0, 1] (× 255) or [0, 255] (rounded)."""
+    if x.dtype == np.uint8:
+        return x
+    if x.size == 0:
+        raise DataFormatError(f"{where} holds no images")
+    if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise DataFormatError(f"{where} has dtype {x.dtype}; images must be uint8 (0–255) or floats in [0, 1]")
+    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+        raise DataFormatError(f"{where} contains NaN or infinite pixel values")
+    low, high = float(x.min()), float(x.max())
+    if low < 0 or high > 255:
+        raise DataFormatError(f"{where} has pixel values in [{low:g}, {high:g}]; expected 0–255 (or floats in [0, 1])")
+    if np.issubdtype(x.dtype, np.floating) and high <= 1.0:
+        x = x * 255.0
+    return np.rint(x).astype(np.uint8)
+
+
+def _images(x: np.ndarray, where: str) -> np.ndarray:
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] not in (1, 3):
+        raise DataFormatError(f"{where} has shape {x.shape}; expected (N, H, W) or (N, H, W, 1 or 3)")
+    return to_uint8_images(x, where)
+
+
+def _labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
+    if y.ndim != 1 or len(y) != n:
+        raise DataFormatError(f"{where} has shape {y.shape} for {n} images; expected ({n},): one label per image")
+    if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
+        raise DataFormatError(f"{where} has dtype {y.dtype}; labels must be integers 0, 1, …")
+    if n and y.min() < 0:
+        raise DataFormatError(f"{where} has negative labels (min {y.min()}); labels must be 0, 1, …")
+    return y.astype(np.int64)
+
+
+def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray, where: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    if blob.ndim != 1 or offsets.ndim != 1 or len(offsets) < 1 or np.any(np.diff(offsets) < 0) \
+            or offsets[0] < 0 or offsets[-1] > len(blob):
+        raise DataFormatError(f"{where}: the JPEG offsets do not index the blob (need N + 1 increasing offsets "
+                              f"within its {len(blob)} bytes)")
+    try:
+        images = [np.asarray(Image.open(io.BytesIO(blob[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB"))
+                  for i in range(len(offsets) - 1)]
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise DataFormatError(f"{where}: an image does not decode as JPEG ({err})") from None
+    if not images or len({im.shape for im in images}) != 1:
+        raise DataFormatError(f"{where}: the JPEG images are missing or differ in size")
     return np.stack(images).astype(np.uint8)
 
 
+def _array(f, key: str, path: Path) -> np.ndarray:
+    try:
+        return f[key]
+    except _READ_ERRORS as err:
+        raise _corrupt(path, err) from None
+
+
 def load_npz(name: str, split: str, path: Path) -> Dataset:
-    """Read one split of ``name`` from ``path``."""
+    """Read one split of ``name`` from ``path``; ``DataFormatError`` when the file cannot be used."""
     source = f"npz:{path.name}"
-    with np.load(path, allow_pickle=False) as f:
+    try:
+        f = np.load(path, allow_pickle=False)
+    except _READ_ERRORS as err:
+        raise _corrupt(path, err) from None
+    with f:
+        if not hasattr(f, "files"):
+            raise DataFormatError(f"{path} holds a single array, not an .npz archive of named arrays; {LAYOUT_HINT}")
         keys = set(f.files)
-        class_names = tuple(str(c) for c in f["class_names"]) if "class_names" in keys else ()
+        where = lambda key: f"{path.name}[{key!r}]"  # noqa: E731
+        class_names = tuple(str(c) for c in _array(f, "class_names", path)) if "class_names" in keys else ()
         if "attrs" in keys:
             if split not in ("train", "all"):
-                raise ValueError(
+                raise DataFormatError(
                     f"{path.name} holds only images from the official train partition; "
-                    f"use split 'train' and split it yourself (asked for {split!r})"
-                )
-            return Dataset(name, split, f["x"], None, source, attrs=f["attrs"].astype(np.int8),
-                           attr_names=tuple(str(a) for a in f["attr_names"]))
+                    f"use split 'train' and split it yourself (asked for {split!r})")
+            missing = {"x", "attr_names"} - keys
+            if missing:
+                raise DataFormatError(f"{path.name} has 'attrs' but lacks {sorted(missing)}; {LAYOUT_HINT}")
+            x = _images(_array(f, "x", path), where("x"))
+            attrs, attr_names = _array(f, "attrs", path), _array(f, "attr_names", path)
+            if attrs.ndim != 2 or len(attrs) != len(x) or attrs.shape[1] != len(attr_names):
+                raise DataFormatError(f"{where('attrs')} has shape {attrs.shape}; expected ({len(x)}, "
+                                      f"{len(attr_names)}): one row per image, one column per attribute name")
+            if attrs.size and not np.isin(attrs, (0, 1)).all():
+                raise DataFormatError(f"{where('attrs')} must hold 0 or 1")
+            return Dataset(name, split, x, None, source, attrs=attrs.astype(np.int8),
+                           attr_names=tuple(str(a) for a in attr_names))
         if f"{split}_jpeg" in keys:
-            x = _decode_jpegs(f[f"{split}_jpeg"], f[f"{split}_offsets"])
+            needed = {f"{split}_offsets", f"y_{split}"} - keys
+            if needed:
+                raise DataFormatError(f"{path.name} has {split}_jpeg but lacks {sorted(needed)}; {LAYOUT_HINT}")
+            x = _decode_jpegs(_array(f, f"{split}_jpeg", path), _array(f, f"{split}_offsets", path),
+                              where(f"{split}_jpeg"))
         elif f"x_{split}" in keys:
-            x = f[f"x_{split}"]
+            if f"y_{split}" not in keys:
+                raise DataFormatError(f"{path.name} has x_{split} but no y_{split}; {LAYOUT_HINT}")
+            x = _images(_array(f, f"x_{split}", path), where(f"x_{split}"))
         else:
-            raise ValueError(f"{path} has no split {split!r} (arrays: {', '.join(sorted(keys))})")
-        if x.ndim == 3:
-            x = x[..., None]
-        return Dataset(name, split, x.astype(np.uint8), f[f"y_{split}"].astype(np.int64), source,
-                       class_names=class_names)
+            raise DataFormatError(f"{path.name} has no split {split!r}: expected arrays x_{split} and y_{split} "
+                                  f"(or {split}_jpeg), found {', '.join(sorted(keys)) or 'none'}; {LAYOUT_HINT}")
+        y = _labels(_array(f, f"y_{split}", path), len(x), where(f"y_{split}"))
+        if class_names and len(y) and y.max() >= len(class_names):
+            raise DataFormatError(f"{where(f'y_{split}')} has label {y.max()} but only {len(class_names)} class names")
+        return Dataset(name, split, x, y, source, class_names=class_names)
+
+
+def check_file(path: Path) -> Optional[str]:
+    """Why ``path`` cannot be read (truncated, corrupt, no known layout), or None; reads only array headers."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
+            for key, member in members.items():
+                with archive.open(member) as fp:
+                    version = np.lib.format.read_magic(fp)
+                    header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                              else np.lib.format.read_array_header_2_0)
+                    header(fp)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as err:
+        return f"unreadable ({type(err).__name__}: {err})"
+    known = {"x_train", "x_test", "train_jpeg", "test_jpeg", "attrs"}
+    if not known & set(members):
+        return f"no known layout (arrays: {', '.join(sorted(members)) or 'none'})"
+    return None

@@ -21,11 +21,12 @@ from typing import Dict, Tuple
 import numpy as np
 
 from tfdpfair.data.dataset import Dataset
+from tfdpfair.errors import InputError
 
 Cell = Tuple[int, int]  # (group value, target value)
 
 
-class SubsetError(ValueError):
+class SubsetError(InputError):
     """The pool cannot supply the requested counts, or the request is malformed."""
 
 

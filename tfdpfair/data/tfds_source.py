@@ -22,6 +22,17 @@ CELEBA_ATTRIBUTES = (
 )
 
 
+def online(host: str = "storage.googleapis.com", port: int = 443, timeout: float = 3.0) -> bool:
+    """True when TFDS's download host answers within ``timeout`` seconds (one attempt, no retries)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def is_prepared(tfds_name: str, data_dir: Optional[str]) -> bool:
     """True when TFDS has ``tfds_name`` on disk already (no network needed)."""
     import tensorflow_datasets as tfds

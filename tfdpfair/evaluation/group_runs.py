@@ -18,6 +18,8 @@ from tfdpfair.data.subsets import GroupSplit
 from tfdpfair.evaluation.fairness import FairnessReport, fairness_report
 from tfdpfair.evaluation.learning_curves import GroupAccuracyCurve
 from tfdpfair.privacy import DPConfig
+from tfdpfair.privacy.accounting import PrivacySpend
+from tfdpfair.randomness import RunStreams
 from tfdpfair.training.classifier import TrainConfig, TrainingRun, train_classifier
 
 
@@ -35,6 +37,20 @@ class GroupRun:
     curve: List[dict]
     training: TrainingRun
 
+    def to_stored(self) -> dict:
+        """A JSON-able dict (``from_stored`` inverts it): how a reproduction keeps a finished run."""
+        training = dataclasses.asdict(self.training)
+        training["privacy"] = dataclasses.asdict(self.training.privacy) if self.training.privacy else None
+        return {"fairness": dataclasses.asdict(self.fairness), "curve": self.curve, "training": training}
+
+    @classmethod
+    def from_stored(cls, stored: dict) -> "GroupRun":
+        fairness = dict(stored["fairness"])
+        fairness["intervals"] = {k: tuple(v) for k, v in fairness["intervals"].items()}
+        training = dict(stored["training"])
+        training["privacy"] = PrivacySpend(**training["privacy"]) if training["privacy"] else None
+        return cls(fairness=FairnessReport(**fairness), curve=list(stored["curve"]), training=TrainingRun(**training))
+
 
 def train_and_assess(
     build_model: Callable[[], tf.keras.Model],
@@ -46,6 +62,7 @@ def train_and_assess(
     curve_points: int = 20,
     bootstrap_resamples: int = 1000,
     seed: int = 0,
+    streams: Optional[RunStreams] = None,
     checkpoint_dir: Optional[Path] = None,
     resume: bool = False,
     verbose: Optional[int] = None,
@@ -59,6 +76,9 @@ def train_and_assess(
       group_names: display name per group value, e.g. {0: "female", 1: "male"}.
       curve_points: about this many learning-curve evaluations over the run (≥ 1).
       bootstrap_resamples: resamples of the evaluation set for the intervals (0 = none).
+      seed: seeds the initial weights and the bootstrap.
+      streams: the run's DP noise and batch streams (``RunStreams(seed=..., name=...)``: one
+        name per run of a sweep); None draws a fresh key from the OS.
     """
     tf.keras.utils.set_random_seed(seed)
     model = build_model()
@@ -66,8 +86,9 @@ def train_and_assess(
     steps = train.epochs * (len(split.train) // train.batch_size)
     curve = GroupAccuracyCurve(x_eval, y_eval, g_eval, every_steps=max(1, steps // max(1, curve_points)),
                                group_names=group_names)
-    run = train_classifier(model, split.train.as_float(), split.train.y, dp=dp, train=train, seed=seed,
-                           checkpoint_dir=checkpoint_dir, resume=resume, callbacks=[curve], verbose=verbose)
+    run = train_classifier(model, split.train.as_float(), split.train.y, dp=dp, train=train,
+                           streams=streams if streams is not None else RunStreams(), checkpoint_dir=checkpoint_dir,
+                           resume=resume, callbacks=[curve], verbose=verbose)
     logits = model.predict(x_eval, batch_size=500, verbose=0)
     y_pred = np.argmax(logits, axis=-1)
     names = np.array([group_names.get(int(g), str(g)) for g in g_eval])

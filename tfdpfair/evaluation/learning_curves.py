@@ -74,6 +74,14 @@ class GroupAccuracyCurve(tf.keras.callbacks.Callback):
         if not self.records or self.records[-1]["step"] != self.step:
             self._record()
 
+    def checkpoint_state(self) -> dict:
+        """What ``EpochCheckpoint`` saves, so that a resumed run keeps the curve recorded so far."""
+        return {"step": self.step, "records": self.records}
+
+    def restore_checkpoint_state(self, state: dict) -> None:
+        self.step = int(state["step"])
+        self.records = [dict(r) for r in state["records"]]
+
     def series(self, key: str) -> Sequence[float]:
         """One recorded quantity over the evaluations (e.g. ``"accuracy[male]"``)."""
         return [r[key] for r in self.records]

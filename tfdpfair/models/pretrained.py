@@ -22,10 +22,12 @@ from typing import Dict, List, Tuple
 import numpy as np
 import tensorflow as tf
 
+from tfdpfair.errors import InputError
+
 BLOCKS = {"resnet18": ((2, 2, 2, 2), 2), "resnet50": ((3, 4, 6, 3), 3)}  # blocks per stage, convs per block
 
 
-class PretrainedWeightsError(ValueError):
+class PretrainedWeightsError(InputError):
     """The weights file does not fit the model (missing or extra tensors, wrong shapes)."""
 
 

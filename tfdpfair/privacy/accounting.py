@@ -23,6 +23,8 @@ import dp_accounting
 import numpy as np
 from dp_accounting import pld, rdp
 
+from tfdpfair.errors import InputError
+
 ACCOUNTINGS = ("rdp", "pld")
 CONVERSIONS = ("tight", "classic")
 CLASSIC_RDP_ORDERS: tuple[float, ...] = tuple(
@@ -37,7 +39,7 @@ TFP_2019_RDP_ORDERS: tuple[float, ...] = tuple(
 MAX_NOISE_MULTIPLIER = 1e4
 
 
-class PrivacyConfigError(ValueError):
+class PrivacyConfigError(InputError):
     """Invalid accounting parameters; the message says what is wrong and how to fix it."""
 
 
@@ -162,8 +164,32 @@ def compute_epsilon(
         return 0.0
     if noise_multiplier == 0:
         return math.inf
+    if noise_multiplier > MAX_NOISE_MULTIPLIER:
+        return _huge_noise_epsilon(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps,
+                                   delta=delta, accounting=accounting, conversion=conversion, orders=orders)
     accountant.compose(dp_sgd_event(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps))
-    return float(accountant.get_epsilon(delta))
+    try:
+        return float(accountant.get_epsilon(delta))
+    except ValueError as err:  # the subsampled RDP underflowed to (slightly negative) rounding noise
+        if "cannot be negative" not in str(err):
+            raise
+    return _huge_noise_epsilon(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps,
+                               delta=delta, accounting=accounting, conversion=conversion, orders=orders)
+
+
+def _huge_noise_epsilon(*, sampling_rate, noise_multiplier, steps, delta, accounting, conversion, orders) -> float:
+    """An upper bound on ε for σ beyond what the subsampled accountant resolves numerically.
+
+    The smaller of: the same steps without subsampling (q = 1, exact Gaussian RDP / PLD), and
+    ε at σ = ``MAX_NOISE_MULTIPLIER`` when σ exceeds it (ε falls as σ grows). Never under-reports.
+    """
+    accountant = make_accountant(accounting=accounting, conversion=conversion, orders=orders)
+    accountant.compose(dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(noise_multiplier), int(steps)))
+    bounds = [float(accountant.get_epsilon(delta))]
+    if noise_multiplier > MAX_NOISE_MULTIPLIER:
+        bounds.append(compute_epsilon(sampling_rate=sampling_rate, noise_multiplier=MAX_NOISE_MULTIPLIER, steps=steps,
+                                      delta=delta, accounting=accounting, conversion=conversion, orders=orders))
+    return min(bounds)
 
 
 def privacy_spend(
@@ -262,12 +288,22 @@ def noise_multiplier_for_epsilon(
             f"gives epsilon {floor:.4g} ({conversion} {accounting}); raise the target, or lower the steps "
             "or the sampling rate."
         )
+    low, high = 1e-3, MAX_NOISE_MULTIPLIER
+    if accounting == "pld":
+        # A PLD at small σ needs a huge discretised loss range (tens of GB): bracket σ with RDP first. RDP's ε
+        # is an upper bound on PLD's, so the RDP answer meets the target under PLD too; PLD needs at most that.
+        high = noise_multiplier_for_epsilon(sampling_rate=sampling_rate, steps=steps, target_epsilon=target_epsilon,
+                                            delta=delta, accounting="rdp", conversion="tight", tolerance=tolerance)
+        low = high / 2
+        while low > 1e-3 and compute_epsilon(sampling_rate=sampling_rate, noise_multiplier=low, steps=steps,
+                                             delta=delta, accounting="pld") <= target_epsilon:
+            low /= 2
     sigma = dp_accounting.calibrate_dp_mechanism(
         lambda: make_accountant(accounting=accounting, conversion=conversion),
         lambda s: dp_sgd_event(sampling_rate=sampling_rate, noise_multiplier=s, steps=steps),
         target_epsilon,
         delta,
-        bracket_interval=dp_accounting.ExplicitBracketInterval(1e-3, MAX_NOISE_MULTIPLIER),
+        bracket_interval=dp_accounting.ExplicitBracketInterval(low, high),
         tol=tolerance,
     )
     return float(sigma)

@@ -5,11 +5,12 @@ from typing import Optional
 
 import tensorflow as tf
 
+from tfdpfair.errors import InputError
 from tfdpfair.privacy import accounting
 from tfdpfair.privacy.config import DPConfig
 
 
-class BudgetExhaustedError(RuntimeError):
+class BudgetExhaustedError(InputError, RuntimeError):
     """Training was asked to continue although the next step would exceed the target ε."""
 
 

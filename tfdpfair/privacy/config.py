@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Optional
 
 from tfdpfair.privacy.accounting import ACCOUNTINGS, CONVERSIONS, PrivacyConfigError
+
+# The DP-GAN discriminator's policies (``tfdpfair.privacy.discriminator``).
+POLICIES = ("separate", "real_only", "joint")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +41,10 @@ class DPConfig:
     enabled: bool = True
 
     def __post_init__(self) -> None:
+        for name in ("l2_norm_clip", "noise_multiplier", "delta"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise PrivacyConfigError(f"{name} must be a finite number, got {value!r}.")
         if not self.l2_norm_clip > 0:
             raise PrivacyConfigError(f"l2_norm_clip must be > 0, got {self.l2_norm_clip}.")
         if self.noise_multiplier < 0:
@@ -45,8 +53,8 @@ class DPConfig:
             raise PrivacyConfigError(f"num_microbatches must be None or >= 1, got {self.num_microbatches}.")
         if not 0 < self.delta < 1:
             raise PrivacyConfigError(f"delta must be in (0, 1), got {self.delta}.")
-        if self.target_epsilon is not None and not self.target_epsilon > 0:
-            raise PrivacyConfigError(f"target_epsilon must be None or > 0, got {self.target_epsilon}.")
+        if self.target_epsilon is not None and not (self.target_epsilon > 0 and math.isfinite(self.target_epsilon)):
+            raise PrivacyConfigError(f"target_epsilon must be None or a finite number > 0, got {self.target_epsilon}.")
         if self.accounting not in ACCOUNTINGS:
             raise PrivacyConfigError(f"accounting must be one of {ACCOUNTINGS}, got {self.accounting!r}.")
         if self.budget_conversion not in CONVERSIONS:

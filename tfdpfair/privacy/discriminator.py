@@ -23,10 +23,10 @@ from typing import List, Tuple
 
 import tensorflow as tf
 
+from tfdpfair.privacy.config import POLICIES
 from tfdpfair.privacy.mechanisms import privatize
 from tfdpfair.privacy.per_example import Clipper
 
-POLICIES = ("separate", "real_only", "joint")
 
 
 def _labels(like: tf.Tensor, value: float) -> tf.Tensor:
@@ -65,10 +65,13 @@ def discriminator_sums(
 
 def discriminator_gradient(
     clipper: Clipper, *, policy: str, real: tf.Tensor, fake: tf.Tensor, l2_norm_clip: float,
-    noise_multiplier: float, batch_size
+    noise_multiplier: float, batch_size, seed=None, secure: bool = False
 ) -> List[tf.Tensor]:
-    """The private discriminator gradient: (sensitive + N(0, σ²C²) + public) / ``batch_size``."""
+    """The private discriminator gradient: (sensitive + N(0, σ²C²) + public) / ``batch_size``.
+
+    ``seed``: this step's stateless noise seed (see ``mechanisms.privatize``), or ``secure``.
+    """
     sensitive, public = discriminator_sums(clipper, policy=policy, real=real, fake=fake, l2_norm_clip=l2_norm_clip)
     noisy = privatize(sensitive, l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier,
-                      expected_batch_size=batch_size)
+                      expected_batch_size=batch_size, seed=seed, secure=secure)
     return [n + p / tf.cast(batch_size, p.dtype) for n, p in zip(noisy, public)]

@@ -2,13 +2,17 @@
 
 One DP step is: per-example gradients → clip each to L2 norm C → sum → add
 N(0, σ²C²) once → divide by the expected batch size. ``tfdpfair.privacy.per_example``
-produces the clipped sums; these functions do the rest.
+produces the clipped sums; these functions do the rest. The noise of each step is a
+pure function of a stateless seed (``step_seed(key, t)``: the run's noise key and the
+step counter, see ``tfdpfair.randomness``), or fresh OS entropy in secure mode.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import tensorflow as tf
+
+from tfdpfair import randomness
 
 
 def clip_factors(squared_norms: tf.Tensor, *, l2_norm_clip: float) -> tf.Tensor:
@@ -25,9 +29,38 @@ def clipped_sum(per_example: Sequence[tf.Tensor], *, l2_norm_clip: float) -> Tup
     return [tf.tensordot(factors, g, axes=1) for g in per_example], squared
 
 
-def gaussian_noise(like: Sequence[tf.Tensor], *, stddev: float, seed: Optional[int] = None) -> List[tf.Tensor]:
-    """Independent N(0, stddev²) noise shaped like each tensor of ``like``."""
-    return [tf.random.normal(tf.shape(t), stddev=stddev, dtype=t.dtype, seed=seed) for t in like]
+def step_seed(key, step) -> tf.Tensor:
+    """The stateless seed of draw ``step`` (int) of the stream ``key`` (shape [2], int64)."""
+    return tf.random.experimental.stateless_fold_in(tf.cast(key, tf.int64), tf.cast(step, tf.int64))
+
+
+def gaussian_noise(like: Sequence[tf.Tensor], *, stddev: float, seed) -> List[tf.Tensor]:
+    """N(0, stddev²) noise shaped like each tensor of ``like``: a pure function of ``seed``.
+
+    ``seed`` is a stateless seed (shape [2], int64), e.g. ``step_seed(key, t)``; tensor i
+    draws with ``fold_in(seed, i)``, so no two tensors or steps share a draw.
+    """
+    seed = tf.cast(seed, tf.int64)
+    return [tf.random.stateless_normal(tf.shape(t), seed=tf.random.experimental.stateless_fold_in(seed, i),
+                                       stddev=stddev, dtype=t.dtype) for i, t in enumerate(like)]
+
+
+def os_entropy_seed() -> tf.Tensor:
+    """128 fresh bits from ``os.urandom``, drawn when the graph runs (every step), as a stateless seed."""
+    seed = tf.numpy_function(randomness.os_entropy_seed, [], tf.int64, stateful=True)
+    seed.set_shape([2])
+    return seed
+
+
+def secure_gaussian_noise(like: Sequence[tf.Tensor], *, stddev: float) -> List[tf.Tensor]:
+    """N(0, stddev²) noise from 128 bits of OS entropy per call, as the sum of four draws halved.
+
+    The four-draw sum is Opacus's secure-mode defence against floating-point attacks on
+    the Gaussian sampler (Mironov 2012; Holohan & Braghin 2021). The seed is expanded by
+    Philox (counter-based; not a cryptographic generator). Nothing is reproducible.
+    """
+    parts = [gaussian_noise(like, stddev=stddev, seed=os_entropy_seed()) for _ in range(4)]
+    return [tf.add_n(list(draws)) / 2.0 for draws in zip(*parts)]
 
 
 def privatize(
@@ -36,17 +69,28 @@ def privatize(
     l2_norm_clip: float,
     noise_multiplier: float,
     expected_batch_size,
+    seed=None,
+    secure: bool = False,
     add_noise=True,
 ) -> List[tf.Tensor]:
     """(Σ clipped + N(0, σ²C²)) / expected batch size: the DP-SGD gradient.
 
     ``summed`` must already be the sum of per-example gradients clipped to
-    ``l2_norm_clip``. ``add_noise`` (a bool or boolean tensor) lets exactly one replica
-    of a multi-device step draw the noise, so it is added once per logical step.
+    ``l2_norm_clip``. The noise is ``gaussian_noise(seed=seed)`` — ``seed`` is this
+    step's stateless seed, never reused by another step or run — or, with ``secure``,
+    drawn from OS entropy (``seed`` is then ignored). ``add_noise`` (a bool or boolean
+    tensor) lets exactly one replica of a multi-device step add the noise, so it is
+    added once per logical step.
     """
     denominator = tf.cast(expected_batch_size, summed[0].dtype)
     if noise_multiplier == 0:
         return [s / denominator for s in summed]
-    noise = gaussian_noise(summed, stddev=l2_norm_clip * noise_multiplier)
+    stddev = l2_norm_clip * noise_multiplier
+    if secure:
+        noise = secure_gaussian_noise(summed, stddev=stddev)
+    elif seed is None:
+        raise ValueError("privatize needs this step's noise seed (or secure=True): noise must never be reused")
+    else:
+        noise = gaussian_noise(summed, stddev=stddev, seed=seed)
     gate = tf.cast(add_noise, summed[0].dtype)
     return [(s + gate * n) / denominator for s, n in zip(summed, noise)]

@@ -7,8 +7,14 @@ N(0, σ²C²) once, divide by the expected batch size, step the optimizer. With
 ``dp.enabled = False`` the same code trains without clipping or noise (the
 baseline shares chunking, augmentation multiplicity and SAM).
 
-Under ``tf.distribute`` every replica sums its share; only replica 0 draws the
+Under ``tf.distribute`` every replica sums its share; only replica 0 adds the
 noise, and Keras sums the replicas' gradients, so the noise is added once per step.
+
+Randomness: the noise and augmentation of step t are pure functions of the run's keys
+(``tfdpfair.randomness.RunStreams``) and t, where t is the model's ``dp_step``
+variable. The keys and ``dp_step`` are variables of this model, so a checkpoint of it
+(``tf.train.Checkpoint(model=private)``) holds them and a restored run continues the
+streams where they stopped: it never redraws an earlier step's noise.
 """
 from __future__ import annotations
 
@@ -18,8 +24,9 @@ import tensorflow as tf
 
 from tfdpfair.data.augmentation import Augmentation
 from tfdpfair.privacy.config import DPConfig
-from tfdpfair.privacy.mechanisms import privatize
+from tfdpfair.privacy.mechanisms import privatize, step_seed
 from tfdpfair.privacy.per_example import make_clipper
+from tfdpfair.randomness import RunStreams
 
 keras = tf.keras
 
@@ -47,11 +54,15 @@ class PrivateModel(keras.Model):
       expected_batch_size: divisor of the noisy sum (Poisson sampling: q·N, the global batch);
         None uses the batch's actual size (fixed-size batches), summed over replicas.
       method: per-example engine, ``auto``, ``layerwise`` or ``vmap``.
+      streams: where the noise and augmentation come from (``RunStreams(seed=..., name=...)``
+        for a reproducible run); None draws a fresh 128-bit key from the OS, so two
+        models never share noise unless asked to.
     """
 
     def __init__(self, model: keras.Model, dp: DPConfig, *, physical_batch_size: Optional[int] = None,
                  augmentation: Optional[Augmentation] = None, sat_radius: float = 0.0,
-                 expected_batch_size: Optional[float] = None, method: str = "auto"):
+                 expected_batch_size: Optional[float] = None, method: str = "auto",
+                 streams: Optional[RunStreams] = None):
         super().__init__(name=f"private_{model.name}")
         if dp.num_microbatches is not None:
             raise ValueError("make_private clips per example; set DPConfig.num_microbatches=None")
@@ -68,6 +79,15 @@ class PrivateModel(keras.Model):
         self.sat_radius = float(sat_radius)
         self.expected_batch_size = expected_batch_size
         self.method = method
+        self.streams = streams if streams is not None else RunStreams()
+        self.secure_noise = self.streams.secure
+        self.noise_key = tf.Variable(self.streams.key("noise"), dtype=tf.int64, trainable=False,
+                                     name="dp_noise_key")
+        self.augmentation_key = tf.Variable(self.streams.key("augmentation"), dtype=tf.int64, trainable=False,
+                                            name="augmentation_key")
+        # DP steps taken: the counter of both streams, saved with every checkpoint of this model.
+        self.dp_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="dp_step",
+                                   aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self._clipper = None
         self._previous_grads: List[tf.Variable] = []
         if self.sat_radius > 0 and dp.enabled:
@@ -88,11 +108,14 @@ class PrivateModel(keras.Model):
         self._clipper = make_clipper(self.model, loss, method=self.method)
 
     # -- one chunk of examples -------------------------------------------------------------
-    def _chunk(self, x, y):
-        """(gradient sums, labels, predictions) of one chunk; rows are the K augmented copies per example."""
+    def _chunk(self, x, y, seed):
+        """(gradient sums, labels, predictions) of one chunk; rows are the K augmented copies per example.
+
+        ``seed``: the chunk's stateless augmentation seed.
+        """
         k = self.multiplicity
         if self.augmentation is not None:
-            x = self.augmentation(x)
+            x = self.augmentation(x, seed=seed)
             y = tf.repeat(y, k, axis=0)
         if self.dp.enabled:
             result = self._clipper.clipped_sum(x, y, l2_norm_clip=self.dp.l2_norm_clip, multiplicity=k)
@@ -100,22 +123,23 @@ class PrivateModel(keras.Model):
             result = self._clipper.gradient_sum(x, y, multiplicity=k)
         return result.sums, y, result.predictions
 
-    def _gradient_sums(self, x, y):
+    def _gradient_sums(self, x, y, seed):
         """Σ over all chunks of the (clipped) per-example gradients, plus labels and predictions for metrics.
 
-        An empty batch (possible under Poisson sampling) contributes zero sums.
+        An empty batch (possible under Poisson sampling) contributes zero sums. Chunk i
+        augments with ``fold_in(seed, i)``.
         """
         def empty():
             return ([tf.zeros_like(v) for v in self.model.trainable_variables], y[:0],
                     tf.zeros(tf.TensorShape([0]).concatenate(self.model.output.shape[1:]), self.model.output.dtype))
 
         if x.shape[0] is not None and x.shape[0] > 0:  # fixed-size batches: no branch needed
-            return self._nonempty_sums(x, y)
-        return tf.cond(tf.shape(x)[0] > 0, lambda: self._nonempty_sums(x, y), empty)
+            return self._nonempty_sums(x, y, seed)
+        return tf.cond(tf.shape(x)[0] > 0, lambda: self._nonempty_sums(x, y, seed), empty)
 
-    def _nonempty_sums(self, x, y):
+    def _nonempty_sums(self, x, y, seed):
         if self.physical_batch_size is None:
-            return self._chunk(x, y)
+            return self._chunk(x, y, step_seed(seed, 0))
         n = tf.shape(x)[0]
         size = self.physical_batch_size
         variables = self.model.trainable_variables
@@ -125,7 +149,8 @@ class PrivateModel(keras.Model):
                                element_shape=tf.TensorShape([None]).concatenate(self.model.output.shape[1:]))
 
         def body(i, start, sums, labels, preds):
-            chunk_sums, chunk_labels, chunk_preds = self._chunk(x[start:start + size], y[start:start + size])
+            chunk_sums, chunk_labels, chunk_preds = self._chunk(x[start:start + size], y[start:start + size],
+                                                                step_seed(seed, i))
             return (i + 1, start + size, [s + c for s, c in zip(sums, chunk_sums)], labels.write(i, chunk_labels),
                     preds.write(i, chunk_preds))
 
@@ -156,12 +181,13 @@ class PrivateModel(keras.Model):
         replicas = context.num_replicas_in_sync if context is not None else 1
         if self.sat_radius > 0 and replicas > 1:
             raise NotImplementedError("SAM / DP-SAT under a multi-replica strategy is not supported yet")
+        step = self.dp_step.read_value()
         perturbation = None
         if self.sat_radius > 0:
             perturbation = self.ascent_perturbation(x, y)
             for v, e in zip(variables, perturbation):
                 v.assign_add(e)
-        sums, labels, predictions = self._gradient_sums(x, y)
+        sums, labels, predictions = self._gradient_sums(x, y, step_seed(self.augmentation_key, step))
         if perturbation is not None:
             for v, e in zip(variables, perturbation):
                 v.assign_sub(e)
@@ -174,7 +200,8 @@ class PrivateModel(keras.Model):
         if self.dp.enabled:
             first = context is None or context.replica_id_in_sync_group == 0
             grads = privatize(sums, l2_norm_clip=self.dp.l2_norm_clip, noise_multiplier=self.dp.noise_multiplier,
-                              expected_batch_size=denominator, add_noise=first)
+                              expected_batch_size=denominator, seed=step_seed(self.noise_key, step),
+                              secure=self.secure_noise, add_noise=first)
         else:
             grads = [s / tf.cast(denominator, s.dtype) for s in sums]
         if self.model.losses:  # data-independent regularizers: their gradient needs no clipping
@@ -185,6 +212,7 @@ class PrivateModel(keras.Model):
         for slot, g in zip(self._previous_grads, grads):
             slot.assign(g)
         self.optimizer.apply_gradients(zip(grads, variables))
+        self.dp_step.assign_add(1)
         self.compiled_loss(labels, predictions)
         self.compiled_metrics.update_state(labels, predictions)
         return {m.name: m.result() for m in self.metrics}

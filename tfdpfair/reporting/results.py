@@ -1,4 +1,9 @@
-"""Results of one reproduction run: the results.json schema (DESIGN.md), its check, CSV and Markdown."""
+"""Results of one reproduction run: the results.json schema (DESIGN.md), its check, CSV and Markdown.
+
+Strict JSON: a number that is infinite or undefined is written as ``null``. In a
+``privacy`` entry, ``epsilon: null`` / ``epsilon_classic: null`` mean "unbounded": the
+setting added no noise (σ = 0), so no finite ε holds.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -10,6 +15,7 @@ RESULTS_KEYS = {"paper": str, "preset": str, "seed": int, "data_source": str, "p
 PRIVACY_KEYS = {"setting": str, "epsilon": (int, float), "epsilon_classic": (int, float), "delta": (int, float),
                 "noise_multiplier": (int, float), "sampling_rate": (int, float), "steps": int, "accounting": str}
 ROW_KEYS = {"table": str, "setting": dict, "metric": str}
+NULLABLE = {"epsilon", "epsilon_classic"}  # null: unbounded (no noise)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,18 +62,23 @@ class Results:
     tables: List[dict] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The results.json object (strict JSON: non-finite numbers become null)."""
+        from tfdpfair.reporting.files import json_safe
+
         out = dataclasses.asdict(self)
         out["rows"] = [r.as_dict() for r in self.rows]
-        return out
+        return json_safe(out)
 
 
-def _check_keys(obj: Any, spec: dict, where: str) -> List[str]:
+def _check_keys(obj: Any, spec: dict, where: str, nullable=frozenset()) -> List[str]:
     if not isinstance(obj, dict):
         return [f"{where} must be an object, got {type(obj).__name__}"]
     problems = []
     for key, types in spec.items():
         if key not in obj:
             problems.append(f"{where} lacks {key!r}")
+        elif obj[key] is None and key in nullable:
+            continue
         elif isinstance(obj[key], bool) or not isinstance(obj[key], types):
             problems.append(f"{where}.{key} has type {type(obj[key]).__name__}")
     return problems
@@ -77,7 +88,7 @@ def validate_results(obj: dict) -> None:
     """Raise ``ValueError`` listing every way ``obj`` departs from the results.json schema."""
     problems = _check_keys(obj, RESULTS_KEYS, "results")
     for i, entry in enumerate(obj.get("privacy", []) if isinstance(obj, dict) else []):
-        problems += _check_keys(entry, PRIVACY_KEYS, f"privacy[{i}]")
+        problems += _check_keys(entry, PRIVACY_KEYS, f"privacy[{i}]", NULLABLE)
         if isinstance(entry, dict) and isinstance(entry.get("delta"), (int, float)) and not 0 < entry["delta"] < 1:
             problems.append(f"privacy[{i}].delta is not in (0, 1)")
     for i, row in enumerate(obj.get("rows", []) if isinstance(obj, dict) else []):
@@ -120,7 +131,10 @@ def rows_markdown(rows: List[ResultRow]) -> str:
 
 def privacy_markdown(privacy: List[dict]) -> str:
     header = ["setting", "ε (tight)", "ε (classic)", "δ", "σ", "q", "steps", "accounting"]
-    body = [[p["setting"], p["epsilon"], p["epsilon_classic"], p["delta"], p["noise_multiplier"],
+    def eps(value):
+        return "∞ (no noise)" if value is None or value == math.inf else value
+
+    body = [[p["setting"], eps(p["epsilon"]), eps(p["epsilon_classic"]), p["delta"], p["noise_multiplier"],
              p["sampling_rate"], p["steps"], p["accounting"]] for p in privacy]
     return markdown_table(header, body)
 

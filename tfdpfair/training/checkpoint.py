@@ -1,50 +1,121 @@
-"""Per-epoch checkpoints of model, optimizer, epoch, DP step count and history, for ``--resume``."""
+"""Per-epoch checkpoints for ``--resume``: everything a resumed run needs to equal an uninterrupted one.
+
+One TensorFlow checkpoint per epoch holds, as one unit (``tf.train.CheckpointManager``
+switches to a new checkpoint only once it is completely written, so a kill at any
+moment leaves the previous one intact):
+
+* the model and its optimizer — for a ``PrivateModel`` / ``DPGAN`` that includes the
+  noise keys and the DP step counter, so the noise stream continues, never restarts;
+* the epoch, the DP steps charged to the accountant, the training seconds so far;
+* the Keras history and the state of callbacks that keep some (``checkpoint_state()``
+  / ``restore_checkpoint_state(state)``), e.g. learning curves and per-epoch samples;
+* the root of the run's random streams when it was drawn from the OS (``seed=None``).
+"""
 from __future__ import annotations
 
-import json
+import dataclasses
+import time
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Sequence
 
 import tensorflow as tf
 
+from tfdpfair import serialization
 
-class EpochCheckpoint(tf.keras.callbacks.Callback):
-    """Saves ``model`` (with its optimizer), the epoch, the DP step count and the history each epoch.
 
-    ``restore()`` puts them back, so that a resumed run charges the accountant only
-    for the steps it has not taken yet.
+@dataclasses.dataclass(frozen=True)
+class Restored:
+    """What ``EpochCheckpoint.restore`` returns.
+
+    Attributes:
+      epoch: epochs completed.
+      dp_steps: DP steps charged to the accountant.
+      history: Keras history so far (metric → per-epoch values).
+      seconds: training seconds spent before this process.
+      entropy: the random streams' root (``RunStreams.entropy``) when it came from the OS, else None.
     """
 
-    def __init__(self, directory: Path, *, budget=None, history: Optional[dict] = None):
+    epoch: int
+    dp_steps: int
+    history: dict
+    seconds: float
+    entropy: Optional[int]
+
+
+class EpochCheckpoint(tf.keras.callbacks.Callback):
+    """Saves the model (with its optimizer and streams), epoch, DP step count, history and callback state each epoch.
+
+    Args:
+      directory: where the checkpoints go (created on the first save).
+      budget: the run's ``PrivacyBudget`` (its step count is saved), or None.
+      stateful: callbacks whose ``checkpoint_state()`` is saved and given back to their
+        ``restore_checkpoint_state`` on restore (in order).
+      entropy: the streams' OS-drawn root to keep (``RunStreams.entropy`` when ``seed`` is None).
+    """
+
+    def __init__(self, directory: Path, *, budget=None, stateful: Sequence = (), entropy: Optional[int] = None):
         super().__init__()
         self.directory = Path(directory)
         self.budget = budget
-        self.history = {k: list(v) for k, v in (history or {}).items()}
+        self.stateful = list(stateful)
+        self.entropy = entropy
+        self.history: dict = {}
+        self.seconds_before = 0.0
+        self._started = None
         self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._dp_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._state = tf.Variable("", dtype=tf.string, trainable=False)
+        self._arrays = tf.Variable(b"", dtype=tf.string, trainable=False)
         self._manager = None
 
     def _checkpoint_manager(self, model) -> tf.train.CheckpointManager:
         if self._manager is None:
             ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=self._epoch,
-                                       dp_steps=self._dp_steps)
+                                       dp_steps=self._dp_steps, state=self._state, arrays=self._arrays)
             self._manager = tf.train.CheckpointManager(ckpt, str(self.directory), max_to_keep=1)
         return self._manager
 
-    def restore(self, model) -> Tuple[int, int, dict]:
-        """Load the latest checkpoint into ``model``; returns (epochs done, DP steps taken, history)."""
+    def exists(self) -> bool:
+        """True when ``directory`` holds a checkpoint to resume from."""
+        return tf.train.latest_checkpoint(str(self.directory)) is not None
+
+    def restore(self, model) -> Restored:
+        """Load the latest checkpoint into ``model`` (build its weights and optimizer slots first)."""
         manager = self._checkpoint_manager(model)
         if manager.latest_checkpoint is None:
             raise FileNotFoundError(f"--resume: no checkpoint in {self.directory}")
         manager.checkpoint.restore(manager.latest_checkpoint).expect_partial()
-        history_file = self.directory / "history.json"
-        self.history = json.loads(history_file.read_text()) if history_file.exists() else {}
-        return int(self._epoch.numpy()), int(self._dp_steps.numpy()), {k: list(v) for k, v in self.history.items()}
+        state = serialization.unpack(self._state.numpy().decode(), self._arrays.numpy())
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.seconds_before = float(state["seconds"])
+        for callback, callback_state in zip(self.stateful, state["callbacks"]):
+            callback.restore_checkpoint_state(callback_state)
+        entropy = state.get("entropy")
+        return Restored(epoch=int(self._epoch.numpy()), dp_steps=int(self._dp_steps.numpy()),
+                        history={k: list(v) for k, v in self.history.items()}, seconds=self.seconds_before,
+                        entropy=None if entropy is None else int(entropy))
+
+    @property
+    def seconds(self) -> float:
+        """Training seconds so far, earlier processes included."""
+        return self.seconds_before + (time.perf_counter() - self._started if self._started is not None else 0.0)
+
+    def on_train_begin(self, logs=None):
+        self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+        state = {"history": self.history, "seconds": self.seconds,
+                 "callbacks": [c.checkpoint_state() for c in self.stateful],
+                 "entropy": None if self.entropy is None else str(self.entropy)}
+        text, arrays = serialization.pack(state)
+        self._state.assign(text)
+        self._arrays.assign(arrays)
         self._epoch.assign(epoch + 1)
         self._dp_steps.assign(self.budget.steps if self.budget is not None else 0)
         self._checkpoint_manager(self.model).save()
-        (self.directory / "history.json").write_text(json.dumps(self.history))
+
+    def on_train_end(self, logs=None):
+        self.seconds_before = self.seconds
+        self._started = None

@@ -4,6 +4,13 @@ Backends: ``tfdpfair`` (default; ``tfdpfair.privacy.make_private``: per-example
 clipping near the cost of non-private training, physical chunks, augmentation
 multiplicity, SAM / DP-SAT, Poisson sampling) and TF Privacy's ``dp_model`` /
 ``dp_optimizer`` (``tfdpfair.privacy.tfp``), kept for comparison.
+
+Randomness: ``train_classifier`` takes the run's ``RunStreams`` (or a ``seed`` and a
+``run_name``): the DP noise, the batches and the augmentation of every step are
+functions of those streams and the step, and checkpoints carry the step counters, so
+``resume=True`` continues exactly where the run stopped (same weights, same ε as an
+uninterrupted run). TF Privacy's backends draw noise from TensorFlow's global
+generator instead; they cannot resume.
 """
 from __future__ import annotations
 
@@ -17,69 +24,17 @@ import numpy as np
 import tensorflow as tf
 
 from tfdpfair.data.augmentation import Augmentation
-from tfdpfair.data.pipeline import poisson_batches, shuffled_batches
+from tfdpfair.data.pipeline import (poisson_batches, poisson_steps_per_epoch, shuffle_steps_per_epoch,
+                                    shuffled_batches)
+from tfdpfair.errors import InputError
 from tfdpfair.privacy.accounting import PrivacySpend
 from tfdpfair.privacy.callbacks import PrivacyBudget
 from tfdpfair.privacy.config import DPConfig
 from tfdpfair.privacy.private_model import make_private
+from tfdpfair.randomness import RunStreams
 from tfdpfair.training.checkpoint import EpochCheckpoint
+from tfdpfair.training.config import BACKENDS, OPTIMIZERS, SAMPLINGS, TrainConfig  # noqa: F401
 
-OPTIMIZERS = ("sgd", "adam")
-BACKENDS = ("tfdpfair", "dp_model", "dp_optimizer")  # the last two: TF Privacy (tfdpfair.privacy.tfp)
-SAMPLINGS = ("shuffle", "poisson")
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings shared by private and non-private runs.
-
-    Attributes:
-      batch_size: examples per step — the logical batch, and the expected batch size of
-        the accounting (q = batch_size / N); ≥ 1.
-      epochs: passes over the training set; ≥ 1 (a target ε may stop earlier).
-      learning_rate: optimizer step size, > 0.
-      optimizer: ``sgd`` or ``adam``.
-      backend: ``tfdpfair`` (default), or TF Privacy's ``dp_model`` / ``dp_optimizer``
-        (these two support none of the options below).
-      physical_batch_size: examples per vectorized chunk of a logical batch (memory
-        bound); None = the whole batch at once.
-      augmentation_multiplicity: K > 1 trains on K random crop + flip copies per example,
-        gradients averaged per example before clipping; 1 = off.
-      sam_radius: ρ ≥ 0 of SAM (non-private) / DP-SAT (private); 0 = off.
-      ema_decay: if set, in (0, 1): keep an exponential moving average of the weights
-        and evaluate (and save) the averaged weights after training.
-      sampling: ``shuffle`` (reshuffled fixed-size batches) or ``poisson`` (each example
-        in each step independently with probability q, as the accountant assumes).
-    """
-
-    batch_size: int = 250
-    epochs: int = 15
-    learning_rate: float = 0.25
-    optimizer: str = "sgd"
-    backend: str = "tfdpfair"
-    physical_batch_size: Optional[int] = None
-    augmentation_multiplicity: int = 1
-    sam_radius: float = 0.0
-    ema_decay: Optional[float] = None
-    sampling: str = "shuffle"
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.epochs < 1 or not self.learning_rate > 0:
-            raise ValueError(f"batch_size and epochs must be >= 1 and learning_rate > 0, got {self}")
-        for value, allowed, what in ((self.optimizer, OPTIMIZERS, "optimizer"), (self.backend, BACKENDS, "backend"),
-                                     (self.sampling, SAMPLINGS, "sampling")):
-            if value not in allowed:
-                raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
-        if self.physical_batch_size is not None and self.physical_batch_size < 1:
-            raise ValueError(f"physical_batch_size must be None or >= 1, got {self.physical_batch_size}")
-        if self.augmentation_multiplicity < 1 or self.sam_radius < 0:
-            raise ValueError("augmentation_multiplicity must be >= 1 and sam_radius >= 0")
-        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be None or in (0, 1), got {self.ema_decay}")
-        if self.backend != "tfdpfair" and (self.physical_batch_size or self.augmentation_multiplicity > 1
-                                           or self.sam_radius or self.ema_decay or self.sampling != "shuffle"):
-            raise ValueError(f"backend {self.backend!r} supports none of physical_batch_size, "
-                             "augmentation_multiplicity, sam_radius, ema_decay, poisson sampling; use 'tfdpfair'")
 
 
 @dataclasses.dataclass
@@ -91,7 +46,7 @@ class TrainingRun:
       privacy: ε spent (None for non-private runs).
       steps: optimizer steps taken in total (resumed runs included).
       stopped_by_budget: True when the target ε ended training early.
-      seconds: wall-clock seconds of this process's training.
+      seconds: wall-clock seconds of training, earlier (checkpointed) processes included.
       sampling: how batches were drawn (``shuffle`` or ``poisson``), for results.json.
     """
 
@@ -115,17 +70,20 @@ def _loss(reduction=tf.keras.losses.Reduction.AUTO):
 
 
 def compile_for_training(
-    model: tf.keras.Model, *, dp: DPConfig, train: TrainConfig, expected_batch_size: Optional[float] = None
+    model: tf.keras.Model, *, dp: DPConfig, train: TrainConfig, expected_batch_size: Optional[float] = None,
+    streams: Optional[RunStreams] = None,
 ) -> tf.keras.Model:
     """The compiled model to ``fit``: ``model`` itself, or a DP (or training-technique) wrapper sharing its weights.
 
-    Loss: sparse categorical cross-entropy on logits; metric: accuracy.
+    Loss: sparse categorical cross-entropy on logits; metric: accuracy. ``streams``: the
+    noise and augmentation streams of the ``tfdpfair`` backend (None: a fresh OS key).
     """
     if train.backend == "tfdpfair":
         augmentation = (Augmentation(multiplicity=train.augmentation_multiplicity)
                         if train.augmentation_multiplicity > 1 else None)
         trainable = make_private(model, dp, physical_batch_size=train.physical_batch_size, augmentation=augmentation,
-                                 sat_radius=train.sam_radius, expected_batch_size=expected_batch_size)
+                                 sat_radius=train.sam_radius, expected_batch_size=expected_batch_size,
+                                 streams=streams)
         trainable.compile(optimizer=_optimizer(train), loss=_loss(), metrics=["accuracy"])
         return trainable
     from tfdpfair.privacy import tfp  # TF Privacy only where asked for: the door to TF >= 2.16 stays open
@@ -139,6 +97,14 @@ def compile_for_training(
     return model
 
 
+def _resolve_streams(streams: Optional[RunStreams], seed: Optional[int], run_name: str) -> RunStreams:
+    if streams is not None:
+        if seed is not None or run_name:
+            raise ValueError("pass either streams or seed / run_name, not both")
+        return streams
+    return RunStreams(seed=seed, name=run_name)
+
+
 def train_classifier(
     model: tf.keras.Model,
     x: np.ndarray,
@@ -146,7 +112,9 @@ def train_classifier(
     *,
     dp: DPConfig,
     train: TrainConfig,
-    seed: int = 0,
+    seed: Optional[int] = None,
+    run_name: str = "",
+    streams: Optional[RunStreams] = None,
     checkpoint_dir: Optional[Path] = None,
     resume: bool = False,
     callbacks: Sequence[tf.keras.callbacks.Callback] = (),
@@ -156,46 +124,76 @@ def train_classifier(
 
     ``x`` is float in [0, 1], ``y`` integer labels. Under DP, a ``PrivacyBudget``
     callback counts steps, logs ε each epoch and enforces ``dp.target_epsilon``.
-    With ``checkpoint_dir`` the model, optimizer, epoch and DP step count are saved
-    each epoch; ``resume=True`` continues from there.
+
+    Randomness: ``streams``, or ``RunStreams(seed=seed, name=run_name)``. Give every
+    run of an experiment its own ``run_name`` (two runs with the same seed and name draw
+    the same noise); with neither, a fresh 128-bit key comes from the OS.
+
+    With ``checkpoint_dir`` the model, optimizer, stream counters, epoch, DP step count,
+    history and the state of callbacks that have ``checkpoint_state()`` are saved each
+    epoch; ``resume=True`` continues from there (a checkpoint must exist), and a resumed
+    run ends with the same weights as an uninterrupted one.
     """
+    streams = _resolve_streams(streams, seed, run_name)
     sampling_rate = train.batch_size / len(x)
     poisson = train.sampling == "poisson"
+    steps_per_epoch = (poisson_steps_per_epoch(sampling_rate) if poisson
+                       else shuffle_steps_per_epoch(len(x), train.batch_size))
+    if train.backend != "tfdpfair":  # TF Privacy draws noise from the global generator: make it the run's own
+        tf.keras.utils.set_random_seed(streams.int_seed("noise"))
     trainable = compile_for_training(model, dp=dp, train=train,
-                                     expected_batch_size=train.batch_size if poisson else None)
+                                     expected_batch_size=train.batch_size if poisson else None, streams=streams)
     budget = PrivacyBudget(dp=dp, sampling_rate=sampling_rate) if dp.enabled else None
+    stateful = [c for c in callbacks if hasattr(c, "checkpoint_state")]
     all_callbacks = list(callbacks) + ([budget] if budget else [])
-    initial_epoch, history = 0, {}
+    initial_epoch, history, saver = 0, {}, None
     if checkpoint_dir is not None:
-        saver = EpochCheckpoint(Path(checkpoint_dir), budget=budget)
+        saver = EpochCheckpoint(Path(checkpoint_dir), budget=budget, stateful=stateful,
+                                entropy=streams.entropy if streams.seed is None else None)
         if resume:
+            if train.backend != "tfdpfair" and dp.enabled:
+                raise InputError(f"backend {train.backend!r} (TF Privacy) draws its noise from TensorFlow's global "
+                                 "generator, which a resumed process would restart: resume needs backend 'tfdpfair'")
             trainable(x[:1])  # create the weights, and the optimizer's slots, before restoring them
             if hasattr(trainable.optimizer, "build"):  # Keras ≥ 2.11 optimizers; legacy ones restore lazily
                 trainable.optimizer.build(trainable.trainable_variables)
-            initial_epoch, dp_steps, history = saver.restore(trainable)
+            restored = saver.restore(trainable)
+            initial_epoch, history = restored.epoch, restored.history
             if budget is not None:
-                budget.steps = dp_steps
+                budget.steps = restored.dp_steps
+            if restored.entropy is not None:
+                streams = dataclasses.replace(streams, entropy=restored.entropy)
         all_callbacks.append(saver)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
-    if poisson:
-        batches = poisson_batches(x, y, sampling_rate=sampling_rate, seed=seed)
-    else:
-        batches = shuffled_batches(x, y, batch_size=train.batch_size, seed=seed)
     start = time.perf_counter()
-    stopped = False
-    if initial_epoch < train.epochs and (budget is None or budget.remaining_steps() != 0):
-        fit = trainable.fit(batches, epochs=train.epochs, initial_epoch=initial_epoch, callbacks=all_callbacks,
-                            verbose=verbose)
-        for key, values in fit.history.items():
-            history.setdefault(key, []).extend(float(v) for v in values)
-        stopped = bool(budget and budget.stopped_by_budget)
-    seconds = time.perf_counter() - start
+    budget_left = budget is None or budget.remaining_steps() != 0
+    if initial_epoch < train.epochs and budget_left:
+        if poisson:
+            batches = poisson_batches(x, y, sampling_rate=sampling_rate, seed=streams, epochs=train.epochs,
+                                      initial_epoch=initial_epoch)
+        else:
+            batches = shuffled_batches(x, y, batch_size=train.batch_size, seed=streams, epochs=train.epochs,
+                                       initial_epoch=initial_epoch)
+        fit = trainable.fit(batches, epochs=train.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                            callbacks=all_callbacks, verbose=verbose)
+        if saver is not None:
+            history = {k: list(v) for k, v in saver.history.items()}
+        else:
+            for key, values in fit.history.items():
+                history.setdefault(key, []).extend(float(v) for v in values)
+    else:  # a checkpoint of a finished run: end it the way fit would have
+        if isinstance(trainable.optimizer, tf.keras.optimizers.Optimizer):
+            trainable.optimizer.finalize_variable_values(trainable.trainable_variables)  # EMA weights, if any
+        for callback in stateful:
+            callback.set_model(trainable)
+            callback.on_train_end()
+    seconds = saver.seconds if saver is not None else time.perf_counter() - start
     return TrainingRun(
         history=history,
         privacy=budget.spend() if budget else None,
         steps=int(trainable.optimizer.iterations.numpy()),
-        stopped_by_budget=stopped,
+        stopped_by_budget=bool(budget and (budget.stopped_by_budget or not budget_left)),
         seconds=seconds,
         sampling=train.sampling,
     )
