@@ -98,8 +98,7 @@ class Config:
         validation.subset(self.stages, STAGES, "stages")
         validation.integer(self.gan_epochs, "gan_epochs")
         validation.numbers(self.gan_epsilons, "gan_epsilons", positive=True)
-        if len(set(self.gan_epsilons)) != len(self.gan_epsilons):
-            raise ValueError(f"gan_epsilons has repeated values: {self.gan_epsilons}")
+        validation.distinct(self.gan_epsilons, "gan_epsilons")
         validation.number(self.gan_l2_norm_clip, "gan_l2_norm_clip", positive=True)
         validation.integer(self.eval_epochs, "eval_epochs")
 

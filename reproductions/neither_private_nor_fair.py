@@ -124,6 +124,8 @@ class Config:
         if min(self.noise_multipliers) < 0:
             raise ValueError(f"noise_multipliers must be >= 0, got {list(self.noise_multipliers)}")
         validation.numbers(self.clip_sweep, "clip_sweep", positive=True)
+        for name in ("majority_shares", "noise_multipliers", "clip_sweep"):
+            validation.distinct(getattr(self, name), name)
         validation.number(self.clip_sweep_share, "clip_sweep_share", positive=True, at_most=1.0)
         validation.number(self.table1_share, "table1_share", positive=True, at_most=1.0)
 

@@ -104,7 +104,7 @@ def test_float_images_in_zero_one_are_scaled_not_zeroed(tmp_path):
     (["--set", "data_source=web"], "unknown data_source 'web'"),
     (["--set", "gan_epsilons=3"], "expected a JSON list"),
     (["--set", 'gan_epsilons=["a"]'], "list elements must be float"),
-    (["--set", "gan_epsilons=[1, 1]"], "repeated"),
+    (["--set", "gan_epsilons=[1, 1.0000001]"], "values that repeat"),
     (["--set", "train_examples=-5"], "train_examples must be None or an integer >= 1"),
     (["--set", 'stages=["bogus"]'], "unknown stages ['bogus']"),
     (["--set", "dp.l2_norm_clip=inf"], "expected a finite number"),

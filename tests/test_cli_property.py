@@ -33,6 +33,7 @@ scalars = st.one_of(
     st.integers(-10**6, 10**6).map(str),
     st.floats(allow_nan=True, allow_infinity=True, width=64).map(repr),
     st.sampled_from(["true", "false", "none", "null", "", "0", "1", "-1", "1e308", "-0.0", "nan", "inf", "[]",
+                     "1e-300", "1e300", "100000000000000000000", "-100000000000000000000", "[1e300]", "[1e-300]",
                      "{}", "[[1]]", "1,2", "auto", "npz", "tfds", "embedded", "mnist", "celeb_a", "mlp",
                      "resnet18", "separate", "joint", "poisson", "adam", "rdp", "pld", "classic"]),
     st.text(max_size=12).filter(lambda t: "\x00" not in t),

@@ -5,6 +5,7 @@ import pytest
 
 from tfdpfair.experiment import ConfigError, apply_overrides
 from tfdpfair.privacy import DPConfig
+from tfdpfair.reporting.rundir import in_use
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +143,7 @@ def test_dry_run_leaves_no_completion_marker_and_a_run_does(tmp_path, capsys):
     code, out, _ = _main(["--preset", "smoke", "--dry-run", "--out", str(tmp_path / "d")], capsys)
     assert code == 0 and (out / "results.json").is_file() and not (out / "complete.json").exists()
     code, out, _ = _main(["--preset", "smoke", "--out", str(tmp_path / "r")], capsys)
-    assert code == 0 and (out / "complete.json").is_file() and not (out / ".lock").exists()
+    assert code == 0 and (out / "complete.json").is_file() and not in_use(out)
 
 
 def test_a_bad_data_dir_fails_before_anything_is_written(tmp_path, capsys):

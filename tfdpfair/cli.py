@@ -54,7 +54,7 @@ def _json(obj: dict) -> str:
     """Strict JSON: an infinite ε (no noise) is null, with the reason beside it."""
     if any(isinstance(v, float) and not math.isfinite(v) for v in obj.values()):
         obj = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in obj.items()}
-        obj["note"] = "epsilon null: unbounded (a noise multiplier of 0 adds no noise)"
+        obj["note"] = "epsilon null: unbounded (the noise is zero or negligible)"
     return json.dumps(obj, allow_nan=False)
 
 
@@ -124,7 +124,7 @@ def _cmd_epsilon(args) -> str:
             "epsilon": eps, "delta": args.delta, "noise_multiplier": args.noise_multiplier,
             "sampling_rate": q, "steps": steps, "accounting": args.accounting, "conversion": args.conversion,
         })
-    shown = f"{eps:.4g}" if math.isfinite(eps) else "inf (a noise multiplier of 0 adds no noise: not private)"
+    shown = f"{eps:.4g}" if math.isfinite(eps) else "inf (no finite epsilon: the noise is zero or negligible)"
     return (f"epsilon = {shown} ({args.conversion} {args.accounting}; q = {q:.6g}, steps = {steps}, "
             f"noise multiplier = {args.noise_multiplier:g}, delta = {args.delta:g})")
 
@@ -159,6 +159,12 @@ def _cmd_list(args) -> str:
     import_tensorflow()  # the model zoo imports TensorFlow: without its start-up chatter
     from tfdpfair import catalogue
 
+    from tfdpfair.data.loading import DataUnavailableError, check_data_dir
+
+    try:
+        check_data_dir(args.data_dir, allow_empty=True)
+    except DataUnavailableError as err:
+        raise UsageError(f"--data-dir: {err}") from None
     info = catalogue.describe(data_dir=args.data_dir)
     if args.json:
         return json.dumps(info, indent=2)

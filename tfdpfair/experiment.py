@@ -349,6 +349,12 @@ def _resolve_invocation(args, slug: str) -> _Invocation:
         return _Invocation(preset, args.seed or 0, args.data_dir, args.secure_noise, list(args.overrides), out)
     except (OSError, ValueError) as err:
         raise ConfigError(f"--resume: cannot read {folder}/config.json ({err}); start a new run instead") from None
+    if not (isinstance(saved, dict) and isinstance(saved.get("seed"), int) and saved.get("preset") in PRESETS
+            and isinstance(saved.get("overrides", []), list) and isinstance(saved.get("config"), dict)):
+        raise ConfigError(f"--resume: {folder}/config.json is not the config of a tfdpfair run; start a new run")
+    if saved.get("paper") != slug:
+        raise ConfigError(f"--resume: {folder} holds a run of {saved.get('paper')!r}, not {slug!r}; resume it with "
+                          f"reproductions/{saved.get('paper')}.py")
 
     def differs(flag: str, given: Any, stored: Any) -> ConfigError:
         return ConfigError(f"--resume: {flag} {given} differs from this run's {stored!r} in {folder}/config.json; "
@@ -423,20 +429,20 @@ def _display_run(out: Path) -> None:  # pragma: no cover - exercised by the note
         display(Markdown(f"`{png.name}`"), Image(filename=str(png)))
 
 
-def _resume_command(slug: str, inv: _Invocation, rundir) -> str:
+def _resume_command(slug: str, rundir) -> str:
     script = f"reproductions/{slug}.py"
-    words = ["python", script, "--out", str(inv.out), "--resume"] + (["--overwrite"] if rundir.staged else [])
+    words = ["python", script, "--out", str(rundir.target), "--resume"] + (["--overwrite"] if rundir.staged else [])
     return " ".join(shlex.quote(w) for w in words)
 
 
-def _interrupted_line(slug: str, inv: _Invocation, rundir, ctx: Optional[RunContext]) -> str:
+def _interrupted_line(slug: str, rundir, ctx: Optional[RunContext]) -> str:
     done = ctx.completed_units() if ctx is not None else []
     in_progress = [p.parent for p in (rundir.path / "checkpoints").rglob("checkpoint")] \
         if (rundir.path / "checkpoints").is_dir() else []
     saved = f"{len(done)} finished unit(s) in {rundir.path / UNITS}" if done else "no finished unit yet"
     if in_progress:
         saved += f" and the last epoch checkpoint of {len(in_progress)} unit(s) in progress"
-    return f"interrupted: {saved}; continue with: {_resume_command(slug, inv, rundir)}"
+    return f"interrupted: {saved}; continue with: {_resume_command(slug, rundir)}"
 
 
 def _main(*, slug, description, presets, plan, run, argv) -> tuple:
@@ -504,7 +510,7 @@ def _main(*, slug, description, presets, plan, run, argv) -> tuple:
             print("interrupted before anything was written", file=sys.stderr)
         else:
             rundir.release()
-            print(_interrupted_line(slug, inv, rundir, ctx), file=sys.stderr)
+            print(_interrupted_line(slug, rundir, ctx), file=sys.stderr)
         return (143 if isinstance(interrupt, Terminated) else 130), None
     except BaseException:
         if rundir is not None:

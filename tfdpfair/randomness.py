@@ -11,11 +11,11 @@ is a pure function of a key and a step counter, never of "how far a generator go
   t is the same whether the run was interrupted before t or not. ``--resume`` restores
   the step counter from the checkpoint, so a resumed run continues the stream exactly.
 * ``RunStreams(name=...)`` (``seed=None``) — a root key of 128 bits from the operating
-  system, recorded in the run's checkpoint so that a resume still continues the stream.
-* ``RunStreams(..., secure=True)`` — the DP noise and the batch sampling draw 128 fresh
-  bits from ``os.urandom`` at every step / epoch (nothing is reproducible, nothing is
-  stored); the noise sums four Gaussians and halves them, as Opacus's secure mode does
-  against floating-point attacks (Mironov 2012). Use it for models trained on
+  system, recorded in the run's checkpoints so that every resume continues the stream.
+* ``RunStreams(..., secure=True)`` — every noise draw (each tensor of each step) and every
+  epoch's batch sampling get their own 128 fresh bits from ``os.urandom`` (nothing is
+  reproducible, nothing is stored); the noise sums four Gaussians and halves them, as
+  Opacus's secure mode does against floating-point attacks (Mironov 2012). Use it for models trained on
   sensitive data that will be released: whoever knows the seed of a seeded run can
   regenerate its noise, and DP assumes the noise is secret.
 
@@ -42,9 +42,9 @@ def _int64_pair(digest: bytes) -> Tuple[int, int]:
     return int(a), int(b)
 
 
-def os_entropy_seed() -> np.ndarray:
-    """128 fresh bits from the operating system, as a stateless seed: int64 array of shape (2,)."""
-    return np.frombuffer(os.urandom(16), dtype="<i8").copy()
+def os_entropy_seeds(n: int) -> np.ndarray:
+    """``n`` stateless seeds of 128 fresh bits each from the operating system: int64 array of shape (n, 2)."""
+    return np.frombuffer(os.urandom(16 * n), dtype="<i8").reshape(n, 2).copy()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +88,8 @@ class RunStreams:
         return hashlib.sha256(_DOMAIN + b"\0" + material + b"\0" + self.name.encode("utf-8")).digest()
 
     def key(self, purpose: str) -> Tuple[int, int]:
-        """The stateless seed of one purpose: two int64; independent across purposes, names and seeds."""
+        """The stateless seed of one purpose: two int64 from SHA-256 of (root, purpose), so distinct purposes,
+        names and seeds give unrelated keys."""
         if purpose not in PURPOSES:
             raise ValueError(f"unknown stream purpose {purpose!r}; choose one of {', '.join(PURPOSES)}")
         return _int64_pair(hashlib.sha256(self._root() + b"\0" + purpose.encode()).digest())

@@ -50,3 +50,10 @@ def subset(values: Sequence, allowed: Iterable, name: str) -> None:
     unknown = [v for v in values if v not in allowed]
     if unknown:
         raise ValueError(f"unknown {name} {unknown}; choose from {', '.join(map(str, allowed))}")
+
+
+def distinct(values: Sequence, name: str) -> None:
+    """No two values that print alike (``:g``): runs are named by them, and two runs must not share a name."""
+    labels = [f"{v:g}" if isinstance(v, float) else str(v) for v in values]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"{name} has values that repeat (to 6 significant digits): {list(values)}")

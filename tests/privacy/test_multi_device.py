@@ -107,7 +107,7 @@ def test_two_replicas_compute_the_same_clipped_sum_as_one_device(report):
 
 
 def test_noise_is_added_once_per_step_not_once_per_replica(report):
-    # σC = 4; noise per replica would give 4·√2 ≈ 5.66
+    # σC = 4; noise added by both replicas (the same seed on each) would give 8
     assert report["noise_std"] == pytest.approx(4.0, rel=0.06)
 
 

@@ -135,17 +135,25 @@ def test_same_seed_and_name_repeat_and_an_unseeded_run_does_not(noise_log):
     assert not set(noise_log[:16]) & set(noise_log[16:])
 
 
-def test_an_unseeded_run_keeps_its_os_key_in_the_checkpoint(noise_log, tmp_path):
+def test_an_unseeded_run_keeps_its_os_key_across_two_resumes(noise_log, tmp_path):
+    """The OS-drawn root lives in the checkpoints: every resume continues the noise and the batch order."""
     config = CLASSIFIER_PATHS["plain"]
     streams = RunStreams(name="unseeded")
-    first, second, (model, run) = _interrupted_then_resumed(
-        lambda **kw: _classifier(config, streams if not kw.get("resume") else RunStreams(name="unseeded"), **kw),
-        tmp_path, noise_log, at=2)
-    reference = list(noise_log)
+
+    def fit(resume=False, **kw):  # a resumed process draws a new root of its own, which the checkpoint overrides
+        return _classifier(config, RunStreams(name="unseeded") if resume else streams, checkpoint_dir=tmp_path,
+                           resume=resume, **kw)
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(callbacks=[Interrupt(1)])
+    with pytest.raises(KeyboardInterrupt):
+        fit(resume=True, callbacks=[Interrupt(3)])
+    model, _ = fit(resume=True)
+    interrupted = list(noise_log)
     noise_log.clear()
-    _classifier(config, streams)  # the same OS key, uninterrupted
-    _check_resume(list(noise_log), first, second)
-    assert reference == second
+    reference, _ = _classifier(config, streams)  # the same OS root, uninterrupted
+    assert interrupted == noise_log and len(set(interrupted)) == 16
+    np.testing.assert_array_equal(_flat(model), _flat(reference))
 
 
 @pytest.mark.parametrize("policy", ["separate", "real_only", "joint"])
@@ -194,12 +202,28 @@ def test_noise_is_a_pure_function_of_the_step_seed():
         mechanisms.privatize([tf.zeros([3])], l2_norm_clip=1.0, noise_multiplier=1.0, expected_batch_size=1)
 
 
+def test_noise_seeds_are_full_64_bit_hashes_of_the_step_and_the_tensor():
+    """fold_in hashes to the width of what it folds in: a 32-bit index would give 32-bit seeds, and two steps of a
+    long run (or two models of a sweep) would share every noise draw after ~2^16 steps."""
+    key = tf.constant(RunStreams(seed=0, name="x").key("noise"), tf.int64)
+    seeds = [mechanisms.step_seed(mechanisms.step_seed(key, t), i).numpy() for t in range(40) for i in range(3)]
+    assert all(seed.dtype == np.int64 for seed in seeds) and len({tuple(seed) for seed in seeds}) == 120
+    words = {int(seed[0]) for seed in seeds}  # fold_in(s, i) = [64-bit hash of s, i]: one hash per step
+    assert len(words) == 40 and sum(abs(w) >= 2**32 for w in words) > 30  # full 64-bit words
+    like = [tf.zeros([5]), tf.zeros([2, 3])]
+    step = mechanisms.step_seed(key, 7)
+    for i, (drawn, t) in enumerate(zip(mechanisms.gaussian_noise(like, stddev=1.0, seed=step), like)):
+        np.testing.assert_array_equal(drawn, tf.random.stateless_normal(t.shape, seed=mechanisms.step_seed(step, i)))
+
+
 def test_secure_noise_is_fresh_every_call_with_std_sigma_C():
-    zeros = [tf.zeros([200, 100])]
-    a = mechanisms.privatize(zeros, l2_norm_clip=0.5, noise_multiplier=3.0, expected_batch_size=1, secure=True)[0]
-    b = mechanisms.privatize(zeros, l2_norm_clip=0.5, noise_multiplier=3.0, expected_batch_size=1, secure=True)[0]
-    assert np.std(a) == pytest.approx(1.5, rel=0.03) and abs(np.mean(a)) < 0.02
-    assert not np.any(a.numpy() == b.numpy())
+    zeros = [tf.zeros([200, 100]), tf.zeros([7])]
+    a = mechanisms.privatize(zeros, l2_norm_clip=0.5, noise_multiplier=3.0, expected_batch_size=1, secure=True)
+    b = mechanisms.privatize(zeros, l2_norm_clip=0.5, noise_multiplier=3.0, expected_batch_size=1, secure=True)
+    assert np.std(a[0]) == pytest.approx(1.5, rel=0.03)
+    assert abs(np.mean(a[0])) < 4 * 1.5 / np.sqrt(a[0].numpy().size)
+    assert not np.any(a[0].numpy() == b[0].numpy())
+    assert not np.any(np.isin(a[1].numpy(), a[0].numpy()))
 
 
 def test_secure_streams_train_with_fresh_noise_each_run(tmp_path):

@@ -1,11 +1,12 @@
 """The run folder: claimed atomically, locked while in use, replaced only by a run that succeeded."""
 import subprocess
+from pathlib import Path
 import sys
 import textwrap
 
 import pytest
 
-from tfdpfair.reporting.rundir import MARKER, OutputDirError, RunDir, check_out_path, staging_path
+from tfdpfair.reporting.rundir import MARKER, OutputDirError, RunDir, check_out_path, in_use, staging_path
 
 
 def _finish(rundir, text="new"):
@@ -32,7 +33,9 @@ def test_a_folder_in_use_is_not_claimed_and_an_empty_one_is(tmp_path):
     (tmp_path / "empty" / "config.json").write_text("{}")
     with pytest.raises(OutputDirError, match="in use by process"):
         RunDir.claim(tmp_path / "empty", resume=True)
+    assert in_use(tmp_path / "empty")
     holder.release()
+    assert not in_use(tmp_path / "empty")
     RunDir.claim(tmp_path / "empty", resume=True).release()  # free again once the holder let go
 
 
@@ -98,3 +101,19 @@ def test_out_that_is_a_file_or_under_a_file_is_refused(tmp_path, make):
         check_out_path(out)
     with pytest.raises(OutputDirError):
         RunDir.claim(out)
+
+
+def test_an_overwrite_is_not_swapped_in_while_the_old_run_is_being_resumed(tmp_path):
+    out = tmp_path / "run"
+    _finish(RunDir.claim(out), "old")
+    staged = RunDir.claim(out, overwrite=True)
+    resuming = RunDir.claim(out, resume=True)  # another process continues the old run meanwhile
+    with pytest.raises(OutputDirError, match="was not swapped in"):
+        _finish(staged, "new")
+    assert (out / "results.json").read_text() == "old" and (staging_path(out) / "results.json").read_text() == "new"
+    resuming.release()
+
+
+def test_an_unwritable_out_is_one_error(tmp_path):
+    with pytest.raises(OutputDirError, match="cannot"):
+        RunDir.claim(Path("/proc/tfdpfair/out"))

@@ -37,6 +37,10 @@ TFP_2019_RDP_ORDERS: tuple[float, ...] = tuple(
 )
 # σ above this is treated as "no finite noise reaches the target" by the calibration.
 MAX_NOISE_MULTIPLIER = 1e4
+# PLD below this σ needs a discretised privacy-loss range of gigabytes: use RDP there.
+MIN_PLD_NOISE_MULTIPLIER = 0.3
+# More steps than this are not a training run (and overflow the accountants' integer arithmetic).
+MAX_STEPS = 10**12
 
 
 class PrivacyConfigError(InputError):
@@ -82,6 +86,9 @@ def _check(*, sampling_rate: float, noise_multiplier: float, steps: int, delta: 
         raise PrivacyConfigError(f"noise multiplier must be a finite number >= 0, got {noise_multiplier}.")
     if int(steps) != steps or steps < 0:
         raise PrivacyConfigError(f"steps must be a non-negative integer, got {steps}.")
+    if steps > MAX_STEPS:
+        raise PrivacyConfigError(f"{steps:.3g} steps is beyond any training run (at most {MAX_STEPS:.0e}); check the "
+                                 "epochs or steps.")
 
 
 def _check_choice(value: str, allowed: Sequence[str], what: str) -> None:
@@ -167,9 +174,18 @@ def compute_epsilon(
     if noise_multiplier > MAX_NOISE_MULTIPLIER:
         return _huge_noise_epsilon(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps,
                                    delta=delta, accounting=accounting, conversion=conversion, orders=orders)
-    accountant.compose(dp_sgd_event(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps))
+    if accounting == "pld" and noise_multiplier < MIN_PLD_NOISE_MULTIPLIER:
+        raise PrivacyConfigError(f"PLD accounting at noise multiplier {noise_multiplier:g} (below "
+                                 f"{MIN_PLD_NOISE_MULTIPLIER:g}) needs gigabytes of memory; use accounting rdp.")
     try:
+        accountant.compose(dp_sgd_event(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps))
         return float(accountant.get_epsilon(delta))
+    except (ZeroDivisionError, OverflowError, FloatingPointError):  # σ so small that no finite ε is computable
+        return math.inf
+    except MemoryError:
+        raise PrivacyConfigError(f"{accounting.upper()} accounting of {steps} steps at noise multiplier "
+                                 f"{noise_multiplier:g} needs more memory than this machine has; use accounting "
+                                 "rdp.") from None
     except ValueError as err:  # the subsampled RDP underflowed to (slightly negative) rounding noise
         if "cannot be negative" not in str(err):
             raise
@@ -294,16 +310,28 @@ def noise_multiplier_for_epsilon(
         # is an upper bound on PLD's, so the RDP answer meets the target under PLD too; PLD needs at most that.
         high = noise_multiplier_for_epsilon(sampling_rate=sampling_rate, steps=steps, target_epsilon=target_epsilon,
                                             delta=delta, accounting="rdp", conversion="tight", tolerance=tolerance)
-        low = high / 2
-        while low > 1e-3 and compute_epsilon(sampling_rate=sampling_rate, noise_multiplier=low, steps=steps,
-                                             delta=delta, accounting="pld") <= target_epsilon:
-            low /= 2
-    sigma = dp_accounting.calibrate_dp_mechanism(
-        lambda: make_accountant(accounting=accounting, conversion=conversion),
-        lambda s: dp_sgd_event(sampling_rate=sampling_rate, noise_multiplier=s, steps=steps),
-        target_epsilon,
-        delta,
-        bracket_interval=dp_accounting.ExplicitBracketInterval(low, high),
-        tol=tolerance,
-    )
+        low = max(high / 2, MIN_PLD_NOISE_MULTIPLIER)
+        while compute_epsilon(sampling_rate=sampling_rate, noise_multiplier=low, steps=steps, delta=delta,
+                              accounting="pld") <= target_epsilon:
+            if low <= MIN_PLD_NOISE_MULTIPLIER:
+                raise PrivacyConfigError(
+                    f"target epsilon {target_epsilon:g} is met by noise multipliers below "
+                    f"{MIN_PLD_NOISE_MULTIPLIER:g}, where PLD accounting needs gigabytes of memory; use accounting rdp.")
+            low = max(low / 2, MIN_PLD_NOISE_MULTIPLIER)
+    elif compute_epsilon(sampling_rate=sampling_rate, noise_multiplier=low, steps=steps, delta=delta,
+                         accounting=accounting, conversion=conversion) <= target_epsilon:
+        raise PrivacyConfigError(f"target epsilon {target_epsilon:g} is met even by noise multiplier {low:g}: "
+                                 "it bounds nothing; choose a smaller target.")
+    try:
+        sigma = dp_accounting.calibrate_dp_mechanism(
+            lambda: make_accountant(accounting=accounting, conversion=conversion),
+            lambda s: dp_sgd_event(sampling_rate=sampling_rate, noise_multiplier=s, steps=steps),
+            target_epsilon,
+            delta,
+            bracket_interval=dp_accounting.ExplicitBracketInterval(low, high),
+            tol=tolerance,
+        )
+    except (ValueError, ArithmeticError) as err:
+        raise PrivacyConfigError(f"could not calibrate the noise multiplier for target epsilon {target_epsilon:g} "
+                                 f"({err}); check the target and the run's length.") from None
     return float(sigma)

@@ -30,7 +30,11 @@ def clipped_sum(per_example: Sequence[tf.Tensor], *, l2_norm_clip: float) -> Tup
 
 
 def step_seed(key, step) -> tf.Tensor:
-    """The stateless seed of draw ``step`` (int) of the stream ``key`` (shape [2], int64)."""
+    """The stateless seed of draw ``step`` (int) of the stream ``key`` (shape [2], int64).
+
+    ``fold_in`` hashes the key to a word of the folded-in value's width, so both are cast
+    to int64: a 32-bit hash would make two steps share noise after ~2^16 draws.
+    """
     return tf.random.experimental.stateless_fold_in(tf.cast(key, tf.int64), tf.cast(step, tf.int64))
 
 
@@ -38,29 +42,30 @@ def gaussian_noise(like: Sequence[tf.Tensor], *, stddev: float, seed) -> List[tf
     """N(0, stddev²) noise shaped like each tensor of ``like``: a pure function of ``seed``.
 
     ``seed`` is a stateless seed (shape [2], int64), e.g. ``step_seed(key, t)``; tensor i
-    draws with ``fold_in(seed, i)``, so no two tensors or steps share a draw.
+    draws with ``step_seed(seed, i)``, a 64-bit hash of (seed, i), so two draws share
+    noise only if two 64-bit hashes collide.
     """
-    seed = tf.cast(seed, tf.int64)
-    return [tf.random.stateless_normal(tf.shape(t), seed=tf.random.experimental.stateless_fold_in(seed, i),
-                                       stddev=stddev, dtype=t.dtype) for i, t in enumerate(like)]
+    return [tf.random.stateless_normal(tf.shape(t), seed=step_seed(seed, i), stddev=stddev, dtype=t.dtype)
+            for i, t in enumerate(like)]
 
 
-def os_entropy_seed() -> tf.Tensor:
-    """128 fresh bits from ``os.urandom``, drawn when the graph runs (every step), as a stateless seed."""
-    seed = tf.numpy_function(randomness.os_entropy_seed, [], tf.int64, stateful=True)
-    seed.set_shape([2])
-    return seed
+def os_entropy_seeds(n: int) -> tf.Tensor:
+    """``n`` stateless seeds of 128 fresh bits each from ``os.urandom``, drawn when the graph runs (every step)."""
+    seeds = tf.numpy_function(lambda: randomness.os_entropy_seeds(n), [], tf.int64, stateful=True)
+    seeds.set_shape([n, 2])
+    return seeds
 
 
 def secure_gaussian_noise(like: Sequence[tf.Tensor], *, stddev: float) -> List[tf.Tensor]:
-    """N(0, stddev²) noise from 128 bits of OS entropy per call, as the sum of four draws halved.
+    """N(0, stddev²) noise from OS entropy: every draw has its own 128-bit seed; the sum of four draws, halved.
 
     The four-draw sum is Opacus's secure-mode defence against floating-point attacks on
-    the Gaussian sampler (Mironov 2012; Holohan & Braghin 2021). The seed is expanded by
+    the Gaussian sampler (Mironov 2012; Holohan & Braghin 2021). Each seed is expanded by
     Philox (counter-based; not a cryptographic generator). Nothing is reproducible.
     """
-    parts = [gaussian_noise(like, stddev=stddev, seed=os_entropy_seed()) for _ in range(4)]
-    return [tf.add_n(list(draws)) / 2.0 for draws in zip(*parts)]
+    seeds = os_entropy_seeds(4 * len(like))
+    return [tf.add_n([tf.random.stateless_normal(tf.shape(t), seed=seeds[4 * i + j], stddev=stddev, dtype=t.dtype)
+                      for j in range(4)]) / 2.0 for i, t in enumerate(like)]
 
 
 def privatize(

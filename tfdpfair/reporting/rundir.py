@@ -4,11 +4,14 @@
   ``OUT-run2``, ``OUT-run3``, …; the claim is a ``mkdir`` plus an exclusive lock, so two
   runs started together end in two folders.
 * ``--overwrite`` runs in ``OUT.overwrite`` beside the old run and swaps it in only when
-  it has succeeded; a failed or killed overwrite leaves the old run untouched.
+  it has succeeded; a failed or killed overwrite leaves the old run untouched. The swap
+  is two renames (``OUT`` → ``OUT.replaced-<pid>``, ``OUT.overwrite`` → ``OUT``): a kill
+  between them leaves both runs on disk under those names, nothing is lost.
 * ``--resume`` reuses the folder (``OUT``, or ``OUT.overwrite`` with ``--overwrite``) of an
   earlier run, refused while another process holds its lock.
 * The lock is ``OUT/.lock``, held with ``flock`` (released by the kernel even when the
-  owner is killed) and naming the owner's process id.
+  owner is killed) and naming the owner's process id while held. The file is never
+  deleted while the folder lives, so every process locks the same file.
 * A finished run leaves ``complete.json`` (a dry run does not); tools test for it.
 """
 from __future__ import annotations
@@ -65,13 +68,23 @@ def _owner(path: Path) -> str:
 
 def _lock(path: Path) -> int:
     """Take ``path``'s lock (non-blocking); raise ``OutputDirError`` naming the holder when it is taken."""
-    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise OutputDirError(f"cannot use {path}: {err.strerror or err}") from None
     if fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise OutputDirError(f"{path} is in use by {_owner(path)}; wait for it to finish or choose another --out")
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path / LOCK).st_ino
+        except OSError:
+            same = False
+        if not same:  # the folder was removed (an abandoned start) while we opened its lock
+            os.close(fd)
+            raise OutputDirError(f"{path} was removed while it was being claimed; run again")
     os.ftruncate(fd, 0)
     os.write(fd, f"process {os.getpid()} on {socket.gethostname()} since "
                  f"{datetime.datetime.now().isoformat(timespec='seconds')}\n".encode())
@@ -82,9 +95,20 @@ def _unlock(path: Path, fd: Optional[int]) -> None:
     if fd is None:
         return
     try:
-        (path / LOCK).unlink(missing_ok=True)
+        os.ftruncate(fd, 0)  # nobody's: the file stays, so that every process locks the same inode
     finally:
         os.close(fd)
+
+
+def in_use(path: Path) -> bool:
+    """True while a process holds ``path``'s lock (a run writing to it)."""
+    if not (Path(path) / LOCK).is_file():
+        return False
+    try:
+        _unlock(Path(path), _lock(Path(path)))
+        return False
+    except OutputDirError:
+        return True
 
 
 def _claim_free(candidate: Path) -> Optional[tuple]:
@@ -119,7 +143,14 @@ class RunDir:
         """Claim the folder a run writes to (see the module docstring)."""
         out = Path(out)
         check_out_path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            return cls._claim(out, overwrite=overwrite, resume=resume)
+        except OSError as err:
+            raise OutputDirError(f"cannot write to --out {out}: {err.strerror or err}") from None
+
+    @classmethod
+    def _claim(cls, out: Path, *, overwrite: bool, resume: bool) -> "RunDir":
         if resume:
             path = staging_path(out) if overwrite else out
             if not (path / "config.json").is_file():
@@ -129,9 +160,7 @@ class RunDir:
                                      f"--resume{hint}")
             return cls(path, out, created=False, staged=overwrite, fd=_lock(path))
         if overwrite and holds_run(out):
-            if (out / LOCK).exists():
-                os.close(_lock(out))  # refuse to replace a run that is still writing; release at once
-                (out / LOCK).unlink(missing_ok=True)
+            _unlock(out, _lock(out))  # refuse to replace a run that is still writing; release at once
             staging = staging_path(out)
             if staging.exists():  # an earlier --overwrite that never finished: start it again
                 fd = _lock(staging)
@@ -156,10 +185,19 @@ class RunDir:
         """Mark the run complete (``complete.json`` holds ``record``), swap a staged run in, release the lock."""
         write_json(self.path / MARKER, record)
         if self.staged:
+            target_fd = None
+            try:
+                if self.target.exists():
+                    target_fd = _lock(self.target)  # not while another process (a resume) writes there
+            except OutputDirError as err:
+                self.release()
+                raise OutputDirError(f"the new run finished in {self.path}, but {err}; it was not swapped in: move "
+                                     "it yourself once that process has ended") from None
             old = None
-            if self.target.exists():
+            if target_fd is not None:
                 old = self.target.with_name(f"{self.target.name}.replaced-{os.getpid()}")
                 os.rename(self.target, old)
+                os.close(target_fd)
             os.rename(self.path, self.target)
             self.path = self.target
             if old is not None:

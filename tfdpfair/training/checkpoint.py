@@ -84,13 +84,16 @@ class EpochCheckpoint(tf.keras.callbacks.Callback):
         manager = self._checkpoint_manager(model)
         if manager.latest_checkpoint is None:
             raise FileNotFoundError(f"--resume: no checkpoint in {self.directory}")
-        manager.checkpoint.restore(manager.latest_checkpoint).expect_partial()
+        # every variable this run has (weights, optimizer slots, noise keys, step counters) must come back
+        manager.checkpoint.restore(manager.latest_checkpoint).expect_partial().assert_existing_objects_matched()
         state = serialization.unpack(self._state.numpy().decode(), self._arrays.numpy())
         self.history = {k: list(v) for k, v in state["history"].items()}
         self.seconds_before = float(state["seconds"])
         for callback, callback_state in zip(self.stateful, state["callbacks"]):
             callback.restore_checkpoint_state(callback_state)
         entropy = state.get("entropy")
+        if entropy is not None:  # later checkpoints keep the run's original OS root, not this process's
+            self.entropy = int(entropy)
         return Restored(epoch=int(self._epoch.numpy()), dp_steps=int(self._dp_steps.numpy()),
                         history={k: list(v) for k, v in self.history.items()}, seconds=self.seconds_before,
                         entropy=None if entropy is None else int(entropy))

@@ -140,6 +140,9 @@ def train_classifier(
     steps_per_epoch = (poisson_steps_per_epoch(sampling_rate) if poisson
                        else shuffle_steps_per_epoch(len(x), train.batch_size))
     if train.backend != "tfdpfair":  # TF Privacy draws noise from the global generator: make it the run's own
+        if streams.secure and dp.enabled:
+            raise InputError(f"secure noise needs backend 'tfdpfair': TF Privacy's {train.backend!r} draws its noise "
+                             "from TensorFlow's seeded global generator")
         tf.keras.utils.set_random_seed(streams.int_seed("noise"))
     trainable = compile_for_training(model, dp=dp, train=train,
                                      expected_batch_size=train.batch_size if poisson else None, streams=streams)
