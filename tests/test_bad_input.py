@@ -286,3 +286,11 @@ def test_the_jpeg_blob_and_attribute_layouts_check_their_files(case, tmp_path):
         return
     with pytest.raises(DataFormatError, match=message.replace("[", r"\[").replace("]", r"\]")):
         data.load(name, "train", data_dir=str(tmp_path))
+
+
+def test_a_value_with_control_characters_is_still_one_line(tmp_path, capsys):
+    """Found by the property test: a carriage return in a --set value split the error line."""
+    code, _, err = run("dp_dcgan", ["--preset", "smoke", "--dry-run", "--set", "dataset=0\r0\n1", "--out",
+                                    str(tmp_path / "o")], capsys)
+    assert_one_line(code, err, "unknown dataset")
+    assert "\\r" in err

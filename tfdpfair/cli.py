@@ -11,6 +11,7 @@ import math
 import sys
 from typing import Optional, Sequence
 
+from tfdpfair.errors import one_line
 from tfdpfair.privacy import accounting
 
 
@@ -178,10 +179,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         handler = {"epsilon": _cmd_epsilon, "noise": _cmd_noise, "list": _cmd_list}[args.command]
         print(handler(args))
     except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
     except accounting.PrivacyConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
     return 0
 

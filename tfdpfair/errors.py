@@ -7,6 +7,8 @@ traceback.
 """
 from __future__ import annotations
 
+import re
+
 
 class InputError(ValueError):
     """Bad input (flag, config, data file, folder); the message says what is wrong and how to fix it."""
@@ -14,3 +16,8 @@ class InputError(ValueError):
 
 class DataFormatError(InputError):
     """A data file exists but cannot be used: corrupt, truncated, or with unexpected arrays, shapes or values."""
+
+
+def one_line(message: object) -> str:
+    """``message`` with control characters (newlines, carriage returns, …) escaped, so it prints as one line."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(message))

@@ -39,7 +39,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from tfdpfair.errors import InputError
+from tfdpfair.errors import InputError, one_line
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import: no C++ info chatter
 
@@ -501,7 +501,7 @@ def _main(*, slug, description, presets, plan, run, argv) -> tuple:
                                "units": ctx.completed_units()})
         shutil.rmtree(final / "checkpoints", ignore_errors=True)
     except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(err)}", file=sys.stderr)
         if rundir is not None:
             rundir.abandon()
         return 2, None
