@@ -26,6 +26,13 @@ Choices, and why:
   start from scratch unless ``pretrained_weights`` names torchvision's ImageNet ResNet18
   saved as ``.npz`` (see ``tfdpfair.models.pretrained``; the network then has the ImageNet
   stem) or a weights file of the zoo's ``resnet18`` — the report says which;
+* membership inference (not in the paper): after each run, TF Privacy's attacks with
+  training images as members and evaluation images as non-members (as many of each
+  gender on both sides), and the
+  best attack's AUC overall and per gender goes into the run table; by default the three
+  fast attacks (threshold on loss and entropy, logistic regression: seconds per run);
+  ``--set 'attacks=["threshold","threshold_entropy","mlp","rf"]'`` adds the slow ones (≈ 1
+  min per run at 1,000 examples per side on 2 cores);
 * ``quick``: 3,600 training / 1,000 evaluation images from the 8,000-image offline CelebA
   subset, 32 × 32 pixels, a ResNet18 of width 8, a higher learning rate for training from
   scratch, a few epochs: the whole sweep fits 30 minutes on 2 CPU cores. ε is then not the
@@ -42,6 +49,7 @@ from typing import Optional, Tuple
 from tfdpfair import experiment, validation
 from tfdpfair.data import SOURCES, names as dataset_names
 from tfdpfair.data.tfds_source import CELEBA_ATTRIBUTES
+from tfdpfair.evaluation.membership import ATTACKS
 from tfdpfair.models.registry import check_name
 from tfdpfair.training import TrainConfig
 
@@ -76,6 +84,8 @@ class Config:
       table1_share: the female share of Table 1.
       curve_points: learning-curve evaluations per run.
       bootstrap_resamples: resamples for the confidence intervals.
+      attacks: membership-inference attacks per run (``tfdpfair.evaluation.membership``; empty: none).
+      attack_examples: at most this many members and non-members attacked per run.
     """
 
     dataset: str = "celeb_a"
@@ -100,6 +110,8 @@ class Config:
     table1_share: float = 0.9
     curve_points: int = 30
     bootstrap_resamples: int = 1000
+    attacks: Tuple[str, ...] = ("threshold", "threshold_entropy", "lr")
+    attack_examples: int = 4000
 
     def __post_init__(self) -> None:  # one field at a time; cross-field rules: _check, after every --set
         validation.choice(self.dataset, dataset_names(), "dataset")
@@ -112,6 +124,8 @@ class Config:
         for name in ("train_size", "eval_size", "downsample", "model_width", "curve_points"):
             validation.integer(getattr(self, name), name)
         validation.integer(self.bootstrap_resamples, "bootstrap_resamples", minimum=0)
+        validation.subset(self.attacks, ATTACKS, "attacks")
+        validation.integer(self.attack_examples, "attack_examples", minimum=2)
         check_name(self.model)
         validation.choice(self.model, ("resnet18", "resnet50"), "model (this sweep takes a zoo ResNet)")
         validation.number(self.delta, "delta", positive=True, at_most=0.5)
@@ -230,12 +244,16 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
             out = train_and_assess(
                 build, splits[share], dp=dp if z is not None else dp.disabled(), train=config.train,
                 group_names=names, curve_points=config.curve_points, bootstrap_resamples=config.bootstrap_resamples,
-                seed=ctx.seed, streams=unit.streams, checkpoint_dir=unit.checkpoint_dir, resume=unit.resume)
+                seed=ctx.seed, streams=unit.streams, checkpoint_dir=unit.checkpoint_dir, resume=unit.resume,
+                attacks=config.attacks, attack_examples=config.attack_examples)
             v = out.fairness.values
             print(f"accuracy {v['accuracy']:.4f} ({major} {v[f'accuracy[{major}]']:.4f}, {minor} "
                   f"{v[f'accuracy[{minor}]']:.4f}), gap {v['accuracy_gap']:+.4f}, ΔDemP "
                   f"{v['demographic_parity_difference']:.4f}, ΔEO {v['equal_opportunity_difference']:.4f} "
                   f"({out.training.seconds:.0f} s)", flush=True)
+            if out.membership:
+                print("membership inference: " + ", ".join(_mia_cells(out.membership, major, minor))
+                      + f" ({out.membership['seconds']:.0f} s)", flush=True)
             return out.to_stored()
 
         measured[(share, z, clip)] = out = GroupRun.from_stored(ctx.unit(f"runs/{name}", assess))
@@ -270,7 +288,8 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
 
     # every run: one row of the run table
     header = ["female share", "privacy", "S", "ε classic", "accuracy %", f"{major} %", f"{minor} %",
-              "gap (pp) [95 % CI]", "ΔDemP [95 % CI]", "ΔEO [95 % CI]", "seconds"]
+              "gap (pp) [95 % CI]", "ΔDemP [95 % CI]", "ΔEO [95 % CI]", "MIA AUC (best)",
+              f"MIA AUC {major}", f"MIA AUC {minor}", "seconds"]
     rows = []
     for (share, z, clip), out in measured.items():
         v, ci = out.fairness.values, out.fairness.intervals
@@ -282,7 +301,8 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
         rows.append([share, _label(z), clip, None if z is None else round(eps[z], 3), round(100 * v["accuracy"], 2),
                      round(100 * v[f"accuracy[{major}]"], 2), round(100 * v[f"accuracy[{minor}]"], 2),
                      with_ci("accuracy_gap"), with_ci("demographic_parity_difference", 1.0),
-                     with_ci("equal_opportunity_difference", 1.0), round(out.training.seconds, 1)])
+                     with_ci("equal_opportunity_difference", 1.0), *_mia_cells(out.membership, major, minor),
+                     round(out.training.seconds, 1)])
     results.tables.append({"title": "Every run (evaluation set; gap = female − male accuracy)", "header": header,
                            "rows": rows})
 
@@ -347,7 +367,26 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
         f"every run; intervals: {config.bootstrap_resamples} bootstrap resamples stratified by cell. One seed "
         f"({ctx.seed}); the paper reports one run per setting too.",
     ]
+    if config.attacks:
+        results.notes.append(
+            f"MIA (not in the paper): TF Privacy's {', '.join(config.attacks)} attacks; members: up to "
+            f"{config.attack_examples} training images, non-members: as many evaluation images, with the same number "
+            "of each gender on both sides (otherwise the imbalanced training set against the balanced evaluation "
+            "set would let the AUC measure the gender mix, not membership); 0.5 = chance. Per-gender columns give "
+            "the best attack on that gender's examples (members/non-members): at strong imbalance the minority has "
+            "few training images, so its AUC is noisy.")
     return experiment.RunOutput(results=results, title=TITLE, figures=figures)
+
+
+def _mia_cells(membership, major: str, minor: str) -> list:
+    """Best attack's AUC overall and per group ("attack AUC (members/non-members)"), or dashes without attacks."""
+    if not membership:
+        return ["—", "—", "—"]
+    cells = [f"{membership['best']['auc']:.3f} ({membership['best']['attack']})"]
+    for group in (major, minor):
+        g = membership.get("by_group", {}).get(group)
+        cells.append("—" if g is None else f"{g['auc']:.3f} ({g['attack']}; {g['members']}/{g['non_members']})")
+    return cells
 
 
 def _verdict(effects, noise: float) -> str:

@@ -19,5 +19,7 @@ class DataFormatError(InputError):
 
 
 def one_line(message: object) -> str:
-    """``message`` with control characters (newlines, carriage returns, …) escaped, so it prints as one line."""
-    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(message))
+    """``message`` with control characters and line breaks (newlines, carriage returns, NEL U+0085, the Unicode
+    line and paragraph separators, …) escaped, so it prints as one line."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", lambda m: m.group().encode("unicode_escape").decode("ascii"),
+                  str(message))

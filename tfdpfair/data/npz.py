@@ -110,16 +110,21 @@ def _array(f, key: str, path: Path) -> np.ndarray:
         raise _corrupt(path, err) from None
 
 
-def load_npz(name: str, split: str, path: Path) -> Dataset:
-    """Read one split of ``name`` from ``path``; ``DataFormatError`` when the file cannot be used."""
-    source = f"npz:{path.name}"
+def _open_archive(path: Path, single_array: str):
+    """``np.load(path)`` of an .npz archive (no pickles); ``DataFormatError(single_array)`` for a lone .npy array."""
     try:
         f = np.load(path, allow_pickle=False)
     except _READ_ERRORS as err:
         raise _corrupt(path, err) from None
-    with f:
-        if not hasattr(f, "files"):
-            raise DataFormatError(f"{path} holds a single array, not an .npz archive of named arrays; {LAYOUT_HINT}")
+    if not hasattr(f, "files"):
+        raise DataFormatError(single_array)
+    return f
+
+
+def load_npz(name: str, split: str, path: Path) -> Dataset:
+    """Read one split of ``name`` from ``path``; ``DataFormatError`` when the file cannot be used."""
+    source = f"npz:{path.name}"
+    with _open_archive(path, f"{path} holds a single array, not an .npz archive of named arrays; {LAYOUT_HINT}") as f:
         keys = set(f.files)
         where = lambda key: f"{path.name}[{key!r}]"  # noqa: E731
         class_names = tuple(str(c) for c in _array(f, "class_names", path)) if "class_names" in keys else ()
@@ -176,3 +181,28 @@ def check_file(path: Path) -> Optional[str]:
     if not known & set(members):
         return f"no known layout (arrays: {', '.join(sorted(members)) or 'none'})"
     return None
+
+
+def load_xy(path: Path, *, role: str = "examples") -> tuple:
+    """Arrays ``x`` (n, ...) and ``y`` (n,) integer labels of a user's ``.npz`` file (e.g. members to attack).
+
+    ``x`` must be numeric and finite; uint8 stays uint8 (the caller decides on scaling).
+    Anything else raises ``DataFormatError`` naming the file, the ``role`` and the problem.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataFormatError(f"{role}: {path} is not a file; want an .npz with arrays x and y")
+    with _open_archive(path, f"{role}: {path} is a single .npy array, not an .npz with arrays x and y") as f:
+        missing = [k for k in ("x", "y") if k not in f.files]
+        if missing:
+            raise DataFormatError(f"{role}: {path} lacks array(s) {', '.join(missing)} (it has "
+                                  f"{', '.join(f.files) or 'none'}); want x (inputs) and y (integer labels)")
+        x, y = _array(f, "x", path), _array(f, "y", path)
+    where = f"{role} ({path})"
+    if x.ndim < 1 or len(x) == 0:
+        raise DataFormatError(f"{where}: x holds no examples")
+    if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise DataFormatError(f"{where}: x has dtype {x.dtype}; want numbers")
+    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+        raise DataFormatError(f"{where}: x contains NaN or infinity")
+    return x, _labels(y, len(x), f"{where}: y")

@@ -3,13 +3,15 @@
 ``train_and_assess`` trains (privately when ``dp.enabled``) on the split's training set,
 records per-group learning curves on its evaluation set, and returns the fairness
 report (accuracy, per-group accuracy, accuracy gap, ΔDemP, ΔEO, bootstrap intervals)
-of the final model on the evaluation set.
+of the final model on the evaluation set; with ``attacks``, also TF Privacy's
+membership-inference attacks (training examples vs evaluation examples), overall and
+per group (``tfdpfair.evaluation.membership.attack_summary``).
 """
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -31,17 +33,20 @@ class GroupRun:
       fairness: metrics of the final model on the evaluation set, with intervals.
       curve: learning-curve records (``step``, ``accuracy``, ``accuracy[<group name>]``).
       training: the ``TrainingRun`` (history, ε spent, steps, seconds).
+      membership: ``attack_summary``'s dict (AUC per attack, best, per group, audit bound), or None.
     """
 
     fairness: FairnessReport
     curve: List[dict]
     training: TrainingRun
+    membership: Optional[dict] = None
 
     def to_stored(self) -> dict:
         """A JSON-able dict (``from_stored`` inverts it): how a reproduction keeps a finished run."""
         training = dataclasses.asdict(self.training)
         training["privacy"] = dataclasses.asdict(self.training.privacy) if self.training.privacy else None
-        return {"fairness": dataclasses.asdict(self.fairness), "curve": self.curve, "training": training}
+        return {"fairness": dataclasses.asdict(self.fairness), "curve": self.curve, "training": training,
+                "membership": self.membership}
 
     @classmethod
     def from_stored(cls, stored: dict) -> "GroupRun":
@@ -49,7 +54,8 @@ class GroupRun:
         fairness["intervals"] = {k: tuple(v) for k, v in fairness["intervals"].items()}
         training = dict(stored["training"])
         training["privacy"] = PrivacySpend(**training["privacy"]) if training["privacy"] else None
-        return cls(fairness=FairnessReport(**fairness), curve=list(stored["curve"]), training=TrainingRun(**training))
+        return cls(fairness=FairnessReport(**fairness), curve=list(stored["curve"]), training=TrainingRun(**training),
+                   membership=stored.get("membership"))
 
 
 def train_and_assess(
@@ -66,6 +72,8 @@ def train_and_assess(
     checkpoint_dir: Optional[Path] = None,
     resume: bool = False,
     verbose: Optional[int] = None,
+    attacks: Sequence[str] = (),
+    attack_examples: Optional[int] = None,
 ) -> GroupRun:
     """Train a fresh ``build_model()`` on ``split.train`` and assess it on ``split.eval``.
 
@@ -79,6 +87,8 @@ def train_and_assess(
       seed: seeds the initial weights and the bootstrap.
       streams: the run's DP noise and batch streams (``RunStreams(seed=..., name=...)``: one
         name per run of a sweep); None draws a fresh key from the OS.
+      attacks: membership-inference attacks to run (members: training examples; non-members:
+        the evaluation set), each side at most ``attack_examples``, balanced; () for none.
     """
     tf.keras.utils.set_random_seed(seed)
     model = build_model()
@@ -95,4 +105,13 @@ def train_and_assess(
     report = fairness_report(y_true=y_eval, y_pred=y_pred, sensitive_features=names,
                              majority=group_names.get(split.majority_value, str(split.majority_value)),
                              n_resamples=bootstrap_resamples, seed=seed)
-    return GroupRun(fairness=report, curve=list(curve.records), training=run)
+    membership = None
+    if attacks:
+        from tfdpfair.evaluation.membership import attack_summary
+
+        membership = attack_summary(model, members=(split.train.as_float(), split.train.y),
+                                    non_members=(x_eval, y_eval), attacks=attacks, max_examples=attack_examples,
+                                    member_groups=np.array([group_names.get(int(g), str(g))
+                                                            for g in split.groups("train")]),
+                                    non_member_groups=names, seed=seed)
+    return GroupRun(fairness=report, curve=list(curve.records), training=run, membership=membership)

@@ -23,4 +23,29 @@ def names() -> list:
     return registry.names()
 
 
-__all__ = ["ZOO", "UnknownModelError", "check_name", "get", "known_names", "names", "register"]
+def load(path):
+    """A ``.keras`` model from a file, in Keras's safe mode (no Lambda deserialization: files are data, not code).
+
+    Our zoo's custom layers are registered first. A missing, wrong-format or unreadable
+    file raises ``InputError`` with one line saying why.
+    """
+    from pathlib import Path
+
+    from tfdpfair.errors import InputError
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputError(f"{path} is not a file; want a model saved with model.save('name.keras')")
+    if path.suffix != ".keras":
+        raise InputError(f"{path}: only Keras v3 '.keras' files are read (safe mode); re-save the model with "
+                         "model.save('name.keras')")
+    _load_builders()
+    import tensorflow as tf
+
+    try:
+        return tf.keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as err:  # Keras raises many types for a bad file
+        raise InputError(f"{path} cannot be loaded as a Keras model ({type(err).__name__}: {err})") from None
+
+
+__all__ = ["ZOO", "UnknownModelError", "check_name", "get", "known_names", "load", "names", "register"]

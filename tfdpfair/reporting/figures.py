@@ -1,9 +1,10 @@
 """Figures. Every function returns a matplotlib ``Figure``; callers save it (``write_results``)."""
 from __future__ import annotations
 
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -39,8 +40,6 @@ def plot_training_curves(
 
 def image_grid(images, *, rows: int, cols: int, titles=None, row_labels=None) -> "plt.Figure":
     """A rows × cols grid of images (N, H, W, C) with values in [0, 1] or [−1, 1]; N ≥ rows·cols is cut."""
-    import numpy as np
-
     images = np.asarray(images)
     if images.min() < 0:
         images = (images + 1.0) / 2.0
@@ -126,5 +125,145 @@ def plot_step_curves(curves, *, keys: Sequence[str], key_labels: Dict[str, str] 
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(ylabel)
     axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --- membership-inference attack results -------------------------------------------------------------------
+
+ROC_LOG_FLOOR = 1e-5  # log-log ROC: rates are clipped to this floor (0.001 %, the lowest FPR level reported)
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy ≥ 2 renamed trapz
+
+
+def _draw_roc(ax, curves, *, log_scale: bool) -> None:
+    """One line per label (AUC in its legend text) and a dashed y = x chance line, into ``ax``."""
+    floor = ROC_LOG_FLOOR if log_scale else 0.0
+    for label, (fpr, tpr) in curves.items():
+        fpr, tpr = np.asarray(fpr, dtype=float), np.asarray(tpr, dtype=float)
+        if fpr.shape != tpr.shape or fpr.ndim != 1:
+            raise ValueError(f"{label!r}: fpr and tpr must be 1-d arrays of one length, got {fpr.shape}, {tpr.shape}")
+        order = np.lexsort((tpr, fpr))
+        fpr, tpr = fpr[order], tpr[order]
+        auc = float(_trapezoid(tpr, fpr))  # of the unclipped curve
+        if log_scale:
+            fpr, tpr = np.maximum(fpr, floor), np.maximum(tpr, floor)
+        ax.plot(fpr, tpr, linewidth=1.5, label=f"{label} (AUC {auc:.3f})")
+    ax.plot([floor, 1.0], [floor, 1.0], linestyle="--", color="gray", linewidth=1, label="chance")
+    if log_scale:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlim(floor, 1.0)
+    ax.set_ylim(floor, 1.0)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def plot_roc_curves(curves: Dict[str, Tuple["np.ndarray", "np.ndarray"]], *, log_scale: bool = False,
+                    title: Optional[str] = None) -> "plt.Figure":
+    """ROC curves of attacks: ``curves`` = {label: (fpr, tpr)}, 1-d arrays in [0, 1] of one length per pair.
+
+    The legend gives each curve's AUC (of the unclipped curve). ``log_scale`` draws the log-log ROC of
+    Carlini et al. (2022): rates are clipped to ``ROC_LOG_FLOOR`` (1e-5) and both axes span [1e-5, 1].
+    """
+    fig, ax = plt.subplots(figsize=(4.5, 4.0))
+    _draw_roc(ax, curves, log_scale=log_scale)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_roc_pair(curves: Dict[str, Tuple["np.ndarray", "np.ndarray"]], *, title: Optional[str] = None
+                  ) -> "plt.Figure":
+    """The same ROC curves (as in ``plot_roc_curves``) in two panels: linear axes left, log-log right."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.0))
+    _draw_roc(axes[0], curves, log_scale=False)
+    _draw_roc(axes[1], curves, log_scale=True)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _missing(rate) -> bool:
+    """None or NaN (below resolution, or no examples): drawn as "n/a"."""
+    return rate is None or not np.isfinite(rate)
+
+
+def _rate_ylim(rates) -> float:
+    """Upper y limit for rates in [0, 1]: 15 % headroom above the largest, at least 0.05."""
+    present = [r for r in rates if not _missing(r)]
+    return max(0.05, 1.15 * max(present)) if present else 0.05
+
+
+def _na_text(ax, x, top: float) -> None:
+    ax.text(x, 0.02 * top, "n/a", ha="center", va="bottom", fontsize=7, color="gray")
+
+
+def plot_tpr_at_fpr(values: Dict[str, Dict[float, Optional[float]]], *, title: Optional[str] = None
+                    ) -> "plt.Figure":
+    """Grouped bars of TPR at fixed FPR levels: ``values`` = {label: {fpr level (e.g. 0.001): tpr or None}}.
+
+    Groups are FPR levels (largest first), one bar per label; rates are fractions in [0, 1]. ``None`` (or a
+    level missing for a label) means below resolution (too few non-members): no bar, a grey "n/a" instead.
+    """
+    levels = sorted({level for per_level in values.values() for level in per_level}, reverse=True)
+    top = _rate_ylim([tpr for per_level in values.values() for tpr in per_level.values()])
+    width = 0.8 / max(len(values), 1)
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.6 * len(levels) + 1.5), 3.6))
+    for i, (label, per_level) in enumerate(values.items()):
+        xs = [g - 0.4 + (i + 0.5) * width for g in range(len(levels))]
+        tprs = [per_level.get(level) for level in levels]
+        ax.bar([x for x, t in zip(xs, tprs) if not _missing(t)], [t for t in tprs if not _missing(t)], width,
+               color=f"C{i}", label=label)
+        for x, tpr in zip(xs, tprs):
+            if _missing(tpr):
+                _na_text(ax, x, top)
+    ax.set_xticks(range(len(levels)))
+    ax.set_xticklabels([f"TPR @ {100 * level:g}% FPR" for level in levels])
+    ax.set_ylabel("true positive rate")
+    ax.set_ylim(0, top)
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    if values:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_memorization_bins(bins: Sequence[Tuple[str, int, Optional[float]]], *, title: Optional[str] = None
+                           ) -> "plt.Figure":
+    """Attack TPR per memorization-score bin (DeMem, Fig. 1): ``bins`` = [(bin label, count, tpr or None), ...].
+
+    Top: TPR at the attack's fixed FPR, a fraction in [0, 1] (``None`` or NaN: below resolution or an empty
+    bin, "n/a" instead of a bar). Bottom: examples per bin, on a log axis when the largest count exceeds 100 × the smallest positive one.
+    """
+    labels = [str(b[0]) for b in bins]
+    counts = [int(b[1]) for b in bins]
+    tprs = [b[2] for b in bins]
+    xs = list(range(len(bins)))
+    fig, (ax_tpr, ax_count) = plt.subplots(2, 1, sharex=True, figsize=(max(4.5, 0.6 * len(bins) + 1.5), 5.0))
+    top = _rate_ylim(tprs)
+    ax_tpr.bar([x for x, t in zip(xs, tprs) if not _missing(t)], [t for t in tprs if not _missing(t)], 0.7,
+               color="C0")
+    for x, tpr in zip(xs, tprs):
+        if _missing(tpr):
+            _na_text(ax_tpr, x, top)
+    ax_tpr.set_ylim(0, top)
+    ax_tpr.set_ylabel("TPR at fixed FPR")
+    ax_tpr.grid(alpha=0.3, axis="y")
+    if title:
+        ax_tpr.set_title(title, fontsize=9)
+    ax_count.bar(xs, counts, 0.7, color="C7")
+    positive = [c for c in counts if c > 0]
+    if positive and max(positive) / min(positive) > 100:
+        ax_count.set_yscale("log")
+    ax_count.set_ylabel("examples")
+    ax_count.grid(alpha=0.3, axis="y")
+    ax_count.set_xticks(xs)
+    ax_count.set_xticklabels(labels, rotation=45, ha="right")
     fig.tight_layout()
     return fig

@@ -1,0 +1,259 @@
+import time
+
+import numpy as np
+import pytest
+from scipy.special import softmax
+
+from tfdpfair import data, models
+from tfdpfair.errors import InputError
+from tfdpfair.evaluation.lira import (ShadowModels, classifier_trainer, keep_matrix, lira_scores, memorization,
+                                      memorization_bins, query_views, run_lira, statistic, tpr_at_fpr,
+                                      tpr_by_memorization, train_shadow_models)
+from tfdpfair.evaluation.membership import tf_privacy_tests
+from tfdpfair.privacy import DPConfig
+from tfdpfair.training import TrainConfig
+
+
+def test_keep_matrix_is_balanced_and_seeded():
+    keep = keep_matrix(models=8, examples=500, seed=3)
+    assert keep.shape == (8, 500) and keep.dtype == bool
+    np.testing.assert_array_equal(keep.sum(axis=0), 4)  # every example IN for exactly half of the models
+    np.testing.assert_array_equal(keep, keep_matrix(models=8, examples=500, seed=3))
+    assert not np.array_equal(keep, keep_matrix(models=8, examples=500, seed=4))
+    assert 200 < keep[0].sum() < 300  # each model sees about half of the pool
+
+
+@pytest.mark.parametrize("models_", [1, 3, 0, 2.0, True])
+def test_keep_matrix_needs_an_even_number_of_models(models_):
+    with pytest.raises(InputError, match="even integer"):
+        keep_matrix(models=models_, examples=10, seed=0)
+
+
+def test_query_views_flip_and_shift():
+    x = np.arange(2 * 4 * 4).reshape(2, 4, 4, 1).astype(np.float32)
+    original, flip = query_views(x, ("original", "flip"))
+    np.testing.assert_array_equal(flip[0, :, 0, 0], x[0, :, 3, 0])
+    views = query_views(x, ("original", "flip", "shift"))
+    assert len(views) == 4
+    np.testing.assert_array_equal(views[2][0, 2:, 2:, 0], x[0, :2, :2, 0])
+    with pytest.raises(InputError):
+        query_views(x, ("flip",))
+
+
+def test_statistic_is_the_logit_of_the_true_class_probability():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(5, 4, 3))
+    labels = rng.integers(0, 3, 5)
+    p = softmax(logits, axis=-1)[np.arange(5)[:, None], np.arange(4)[None, :], labels[:, None]]
+    np.testing.assert_allclose(statistic(logits, labels[:, None]), np.log(p) - np.log(1 - p), rtol=1e-6)
+
+
+def test_tpr_at_fpr_counts_by_hand_and_refuses_below_resolution():
+    non_members = np.arange(100.0)  # 100 non-members: the smallest non-zero FPR is 1 %
+    members = np.array([99.5, 98.5, 50.0])
+    assert tpr_at_fpr(member_scores=members, non_member_scores=non_members, fpr=0.01) == pytest.approx(2 / 3)
+    assert tpr_at_fpr(member_scores=members, non_member_scores=non_members, fpr=0.02) == pytest.approx(2 / 3)
+    assert tpr_at_fpr(member_scores=members, non_member_scores=non_members, fpr=0.5) == pytest.approx(1.0)
+    assert tpr_at_fpr(member_scores=members, non_member_scores=non_members, fpr=0.001) is None
+
+
+def _synthetic_shadows(models=16, examples=300, *, shift=1.5, seed=0):
+    keep = keep_matrix(models=models, examples=examples, seed=seed)
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=examples)[None, :, None]  # every example has its own difficulty
+    stats = base + shift * keep[:, :, None] + 0.3 * rng.normal(size=(models, examples, 2))
+    correct = rng.random((models, examples)) < np.where(keep, 0.9, 0.6)
+    return ShadowModels(keep=keep, finished=np.arange(models), stats=stats.astype(np.float32), correct=correct,
+                        queries=("original", "flip"))
+
+
+def test_lira_scores_equal_a_direct_tf_privacy_call():
+    shadows = _synthetic_shadows()
+    target = 5
+    others = [k for k in range(16) if k != target]
+    stat_in = [shadows.stats[others][shadows.keep[others, i], i] for i in range(300)]
+    stat_out = [shadows.stats[others][~shadows.keep[others, i], i] for i in range(300)]
+    advanced_mia = tf_privacy_tests().advanced_mia
+    for online, option in ((True, "both"), (False, "out")):
+        for fixed in (False, True):
+            direct = advanced_mia.compute_score_lira(shadows.stats[target], stat_in, stat_out, option=option,
+                                                     fix_variance=fixed)
+            np.testing.assert_allclose(lira_scores(shadows, target=target, online=online, fix_variance=fixed),
+                                       -direct)
+    auto = advanced_mia.compute_score_lira(shadows.stats[target], stat_in, stat_out, fix_variance=True)
+    np.testing.assert_allclose(lira_scores(shadows, target=target), -auto)  # 15 shadows: one global variance
+
+
+def test_lira_separates_members_when_in_and_out_differ():
+    result = run_lira(_synthetic_shadows(), targets=[0, 1, 2])
+    assert result.auc > 0.9
+    assert len(result.per_target) == 3 and result.scores.shape == (3, 300)
+    assert result.tpr_at_fpr[0.01] is not None and result.tpr_at_fpr[0.01] > 0.2
+    assert result.tpr_at_fpr[0.001] is None and result.tpr_at_fpr[0.00001] is None  # ≈150 non-members per target
+    assert result.pooled_tpr_at_fpr[0.001] is None  # 450 pooled non-member scores: 1/450 > 0.1 %
+    assert result.pooled_tpr_at_fpr[0.01] is not None
+    offline = run_lira(_synthetic_shadows(), targets=[0, 1, 2], online=False)
+    assert offline.variant == "offline" and offline.auc > 0.8
+    null = run_lira(_synthetic_shadows(shift=0.0), targets=[0, 1, 2, 3])
+    assert abs(null.auc - 0.5) < 0.06  # nothing to find: chance (4 targets × 300 examples)
+    grid, tpr = result.roc
+    assert grid[0] == pytest.approx(1 / min((~_synthetic_shadows().keep[:3]).sum(axis=1))) and grid[-1] == 1
+    assert np.all(np.diff(tpr) >= -1e-12)
+
+
+def test_memorization_by_hand_and_its_bins():
+    keep = np.array([[True, True, True, False], [False, False, True, True]])
+    correct = np.array([[True, True, True, True], [False, True, True, False]])
+    shadows = ShadowModels(keep=keep, finished=np.arange(2), stats=np.zeros((2, 4, 1)), correct=correct,
+                           queries=("original",))
+    mem = memorization(shadows)
+    # example 0: IN model 0 (correct), OUT model 1 (wrong) → 1; example 1: correct either way → 0;
+    # example 2: IN for both → no OUT estimate; example 3: IN model 1 (wrong), OUT model 0 (correct) → −1
+    np.testing.assert_array_equal(mem[[0, 1, 3]], [1.0, 0.0, -1.0])
+    assert np.isnan(mem[2])
+    index, labels = memorization_bins(np.array([1.0, 0.0, np.nan, -0.3, 0.03, 0.05, 0.051]))
+    np.testing.assert_array_equal(index, [20, 0, -1, 0, 1, 1, 2])
+    assert len(labels) == 21 and labels[0] == "≤ 0" and labels[20] == "(0.95, 1.00]"
+
+
+def test_tpr_by_memorization_bins_sum_to_the_members():
+    shadows = _synthetic_shadows()
+    result = run_lira(shadows, targets=[0, 1])
+    table = tpr_by_memorization(shadows, result, fpr=0.01)
+    assert len(table) == 21 and table["examples"].sum() == 300
+    assert table["members"].sum() == shadows.keep[[0, 1]].sum()
+    below = tpr_by_memorization(shadows, result, fpr=0.0001)
+    assert below["tpr"].isna().all()
+
+
+def test_tpr_by_memorization_by_hand():
+    """4 models, 4 examples; target 0 (members: examples 0 and 1). Memorization without model 0: example 0 is right
+    only when IN (mem 1, bin 20), example 1 always right (mem 0, bin 0). Non-member scores of target 0: 0.0 and
+    0.5; at FPR 0.5 one false positive is allowed, so the threshold is 0.0: member 0 (score 1.0) is a hit,
+    member 1 (score −1.0) is not."""
+    keep = np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1]], bool)
+    correct = np.array([[1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1], [0, 1, 1, 1]], bool)
+    shadows = ShadowModels(keep=keep, finished=np.arange(4), stats=np.zeros((4, 4, 1)), correct=correct,
+                           queries=("original",))
+    import pandas as pd
+
+    from tfdpfair.evaluation.lira import LiraResult
+
+    result = LiraResult(variant="online", per_target=pd.DataFrame({"target": [0]}), auc=1.0, auc_std=0.0,
+                        tpr_at_fpr={}, pooled_tpr_at_fpr={}, roc=(np.ones(1), np.ones(1)),
+                        scores=np.array([[1.0, -1.0, 0.0, 0.5]]))
+    table = tpr_by_memorization(shadows, result, fpr=0.5)
+    assert table.loc[20, "members"] == 1 and table.loc[20, "tpr"] == 1.0
+    assert table.loc[0, "members"] == 1 and table.loc[0, "tpr"] == 0.0
+    assert table["members"].sum() == 2
+    assert table.loc[0, "examples"] == 3 and table.loc[20, "examples"] == 1
+
+
+def test_flip_is_refused_for_inputs_that_are_not_images():
+    with pytest.raises(InputError, match="not images"):
+        query_views(np.zeros((5, 3)), ("original", "flip"))
+
+
+# --- end to end on tiny Keras models ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pool():
+    train = data.load("digits", "train")
+    return train.as_float()[:300], train.y[:300]
+
+
+def _trainer():
+    return classifier_trainer(build=lambda: models.get("mlp", input_shape=(8, 8, 1), num_classes=10,
+                                                       hidden_units=(64,)),
+                              dp=DPConfig().disabled(), train=TrainConfig(batch_size=25, epochs=20, learning_rate=0.5),
+                              seed=0)
+
+
+def test_lira_smoke_run_end_to_end(pool, tmp_path):
+    x, y = pool
+    start = time.perf_counter()
+    shadows = train_shadow_models(x=x, y=y, train_fn=_trainer(), directory=tmp_path, models=4, seed=0, progress=None)
+    seconds = time.perf_counter() - start
+    assert shadows.finished.tolist() == [0, 1, 2, 3] and shadows.stats.shape == (4, 300, 2)
+    result = run_lira(shadows)
+    assert result.auc > 0.55  # over-fitted models leak membership even with 3 shadows
+    mem = memorization(shadows)
+    assert np.nanmean(mem) > 0  # being IN helps on average
+    print(f"4 shadow models on 300 digits: {seconds:.1f} s")
+
+
+def test_resume_after_a_crash_between_models_recomputes_nothing(pool, tmp_path):
+    x, y = pool
+    calls = []
+    trainer = _trainer()
+
+    def crashing(x_in, y_in, *, index):
+        calls.append(index)
+        if index == 2:
+            raise RuntimeError("killed")
+        return trainer(x_in, y_in, index=index)
+
+    with pytest.raises(RuntimeError, match="killed"):
+        train_shadow_models(x=x, y=y, train_fn=crashing, directory=tmp_path, models=4, seed=0, progress=None)
+    stored = {k: (tmp_path / f"model_{k:04d}.npz").read_bytes() for k in (0, 1)}
+    calls.clear()
+
+    def counting(x_in, y_in, *, index):
+        calls.append(index)
+        return trainer(x_in, y_in, index=index)
+
+    shadows = train_shadow_models(x=x, y=y, train_fn=counting, directory=tmp_path, models=4, seed=0, progress=None)
+    assert calls == [2, 3]
+    assert shadows.finished.tolist() == [0, 1, 2, 3]
+    for k, content in stored.items():
+        assert (tmp_path / f"model_{k:04d}.npz").read_bytes() == content
+    # models addressable one by one (a cluster's job array): nothing left to do
+    train_shadow_models(x=x, y=y, train_fn=counting, directory=tmp_path, models=4, seed=0, indices=[1],
+                        progress=None)
+    assert calls == [2, 3]
+
+
+def test_a_folder_of_another_pool_or_setting_is_refused(pool, tmp_path):
+    x, y = pool
+
+    def never(*args, **kwargs):
+        raise AssertionError("must not train")
+
+    train_shadow_models(x=x, y=y, train_fn=never, directory=tmp_path, models=4, seed=0, indices=[], progress=None)
+    with pytest.raises(InputError, match="another setting"):
+        train_shadow_models(x=x, y=y, train_fn=never, directory=tmp_path, models=4, seed=1, indices=[], progress=None)
+    with pytest.raises(InputError, match="pool"):
+        train_shadow_models(x=x[::-1], y=y[::-1], train_fn=never, directory=tmp_path, models=4, seed=0, indices=[],
+                            progress=None)
+    with pytest.raises(InputError, match="outside"):
+        train_shadow_models(x=x, y=y, train_fn=never, directory=tmp_path, models=4, seed=0, indices=[4],
+                            progress=None)
+    with pytest.raises(InputError, match="another setting"):
+        train_shadow_models(x=x, y=y, train_fn=never, directory=tmp_path, models=4, seed=0, indices=[],
+                            setting={"epochs": 3}, progress=None)
+
+
+def test_a_truncated_model_file_is_named_and_a_stray_temporary_file_ignored(pool, tmp_path):
+    x, y = pool
+    trainer = _trainer()
+    train_shadow_models(x=x, y=y, train_fn=trainer, directory=tmp_path, models=4, seed=0, indices=[0, 1])
+    (tmp_path / ".model_0002.npz.tmp-1234").write_bytes(b"half")  # a writer killed before its rename
+    shadows = train_shadow_models(x=x, y=y, train_fn=trainer, directory=tmp_path, models=4, seed=0, indices=[])
+    assert shadows.finished.tolist() == [0, 1]
+    content = (tmp_path / "model_0001.npz").read_bytes()
+    (tmp_path / "model_0001.npz").write_bytes(content[: len(content) // 2])
+    with pytest.raises(InputError, match="model_0001.npz is corrupt"):
+        train_shadow_models(x=x, y=y, train_fn=trainer, directory=tmp_path, models=4, seed=0, indices=[])
+
+
+def test_stored_logits_give_the_stored_statistics(pool, tmp_path):
+    x, y = pool
+    train_shadow_models(x=x, y=y, train_fn=_trainer(), directory=tmp_path, models=4, seed=0, indices=[0])
+    with np.load(tmp_path / "model_0000.npz") as f:
+        logits, stats, correct = f["logits"], f["stats"], f["correct"]
+    assert logits.shape == (300, 2, 10) and logits.dtype == np.float16
+    np.testing.assert_allclose(statistic(logits.astype(np.float64), y[:, None]), stats, atol=0.05)
+    np.testing.assert_array_equal(np.argmax(logits[:, 0], axis=-1) == y, correct)
+    train_shadow_models(x=x, y=y, train_fn=_trainer(), directory=tmp_path / "lean", models=4, seed=0, indices=[0],
+                        keep_logits=False)
+    with np.load(tmp_path / "lean" / "model_0000.npz") as f:
+        assert "logits" not in f.files and f["stats"].shape == (300, 2)
