@@ -119,10 +119,11 @@ class ClassicRdpAccountant(rdp.RdpAccountant):
         super().__init__(orders=list(orders or CLASSIC_RDP_ORDERS))
 
     def get_epsilon_and_optimal_order(self, target_delta: float):
-        # dp_accounting keeps the composed RDP curve in `_rdp` (pinned at 0.4.3).
-        eps = self._rdp + math.log(1.0 / target_delta) / (self._orders - 1.0)
+        # the composed RDP curve: dp_accounting's public ``rdp`` / ``orders`` properties (0.4.3 and 0.6.0)
+        orders, curve = np.asarray(self.orders, dtype=np.float64), np.asarray(self.rdp, dtype=np.float64)
+        eps = curve + math.log(1.0 / target_delta) / (orders - 1.0)
         idx = int(np.nanargmin(eps))
-        return float(max(eps[idx], 0.0)), float(self._orders[idx])
+        return float(max(eps[idx], 0.0)), float(orders[idx])
 
     def get_epsilon(self, target_delta: float) -> float:
         return self.get_epsilon_and_optimal_order(target_delta)[0]
