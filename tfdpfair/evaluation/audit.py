@@ -380,12 +380,9 @@ def label_log_likelihood(outputs, labels) -> np.ndarray:
     if not len(labels):
         return np.zeros(0)
     labels = labels.astype(np.int64)
-    from tfdpfair.evaluation.membership import looks_like_probabilities
+    from tfdpfair.evaluation.membership import as_logits
 
-    if looks_like_probabilities(outputs):
-        log_probs = np.log(np.clip(outputs, 1e-300, 1.0))
-    else:
-        log_probs = scipy.special.log_softmax(outputs, axis=1)
+    log_probs = scipy.special.log_softmax(as_logits(outputs), axis=1)  # log p stays log p
     return log_probs[np.arange(len(labels)), labels]
 
 

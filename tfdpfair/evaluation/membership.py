@@ -211,10 +211,14 @@ def looks_like_probabilities(outputs: np.ndarray) -> bool:
                 and np.allclose(outputs.sum(axis=-1), 1, atol=1e-3))
 
 
+def _log(probabilities: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(probabilities, 1e-300, 1.0))
+
+
 def as_logits(outputs: np.ndarray) -> np.ndarray:
     """Logits of a classifier's outputs: probabilities become log-probabilities (softmax(log p) = p); logits stay."""
     outputs = np.asarray(outputs, dtype=np.float64)
-    return np.log(np.clip(outputs, 1e-300, 1.0)) if looks_like_probabilities(outputs) else outputs
+    return _log(outputs) if looks_like_probabilities(outputs) else outputs
 
 
 def model_outputs(model, *, members: Tuple[np.ndarray, np.ndarray], non_members: Tuple[np.ndarray, np.ndarray],
@@ -249,7 +253,7 @@ def attack_input(data: AttackData):
     losses and entropies are those of p): TF Privacy's entropy attack reads logits only.
     """
     tfp = tf_privacy_tests()
-    to_logits = (lambda v: np.log(np.clip(v, 1e-300, 1.0))) if data.probabilities else (lambda v: v)
+    to_logits = _log if data.probabilities else (lambda v: v)
     return tfp.data.AttackInputData(logits_train=to_logits(data.member_logits),
                                     logits_test=to_logits(data.non_member_logits),
                                     labels_train=data.member_labels, labels_test=data.non_member_labels,
