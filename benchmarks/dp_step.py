@@ -8,12 +8,17 @@ timed round-robin across methods, and ratios taken within this one process. Meth
   tfp_dp_optimizer   TF Privacy's DPKerasSGDOptimizer, one microbatch per example
   tfp_dp_model       TF Privacy's DPModel, stock layer registry, use_xla=False
   tfdpfair           tfdpfair.privacy.make_private (layerwise per-example clipping)
+  *_xla              the same with compile(jit_compile=True) (MNIST CNN; Keras 3 would turn XLA on for GPUs)
+
+TF Privacy's two are Keras 2 code and run on the pinned stack only (the current stack
+marks them "Keras 2 only"). Each stack writes ``benchmarks/results_<stack>.json``; the
+table in ``benchmarks/results.md`` puts both stacks side by side.
 
 on Wincott's MNIST CNN (batch 250) and WRN-16-4 with GroupNorm + WS (batch 64), plus
 examples/s and peak resident memory (VmHWM of a fresh process per method; Linux only),
 and a logical batch of 256 on WRN-16-4 processed whole vs in physical chunks of 32.
 
-    python benchmarks/dp_step.py                # table, also written to benchmarks/results.md
+    python benchmarks/dp_step.py                # table; results_<stack>.json and results.md (both stacks)
     python benchmarks/dp_step.py --json         # one JSON object
     python benchmarks/dp_step.py --with-slow-wrn  # also TF Privacy's optimizer on WRN (≈ 22 s/step, ≈ 16 GB)
 """
@@ -35,12 +40,16 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfdpfair import models  # noqa: E402
+from tfdpfair.compat import keras  # noqa: E402
 from tfdpfair.privacy import DPConfig  # noqa: E402
 from tfdpfair.training import TrainConfig, compile_for_training  # noqa: E402
+from tfdpfair.compat import KERAS3, STACK, describe  # noqa: E402
 from tfdpfair.privacy import tfp  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
-METHODS = ("keras_nonprivate", "tfp_dp_optimizer", "tfp_dp_model", "tfdpfair")
+METHODS = ("keras_nonprivate", "tfp_dp_optimizer", "tfp_dp_model", "tfdpfair", "keras_nonprivate_xla",
+           "tfdpfair_xla")
+XLA_CASES = ("wincott_cnn",)
 CASES = {
     "wincott_cnn": dict(kwargs={}, shape=(28, 28, 1), batch=250),
     "wrn16_4": dict(kwargs={"input_shape": (32, 32, 3)}, shape=(32, 32, 3), batch=64),
@@ -70,11 +79,15 @@ def peak_memory_mb(method: str, model: str, batch: int, physical_batch_size=None
 
 def _trainable(method: str, name: str, dp: DPConfig, physical_batch_size=None):
     case = CASES[name]
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     model = models.get(name, **case["kwargs"])
+    if method.endswith("_xla"):
+        trainable = _trainable(method[:-len("_xla")], name, dp, physical_batch_size)
+        trainable.jit_compile = True
+        return trainable
     if method == "tfp_dp_model":
         trainable = tfp.make_dp_model(model, dp, stock_registry=True)
-        trainable.compile(optimizer="sgd", loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        trainable.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         return trainable
     backend = {"keras_nonprivate": "dp_model", "tfp_dp_optimizer": "dp_optimizer", "tfdpfair": "tfdpfair"}[method]
     config = dp.disabled() if method == "keras_nonprivate" else dp
@@ -114,11 +127,12 @@ def measure(methods, name: str, *, steps: dict, batch=None, physical_batch_size=
 
 def run(args) -> dict:
     out = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                       "tensorflow": tf.__version__}}
+                       "tensorflow": tf.__version__, "stack": STACK, "describe": describe()}}
     for name, case in CASES.items():
         fast, slow = (args.steps, args.slow_steps) if name == "wincott_cnn" else (args.wrn_steps, 1)
         methods = [m for m in METHODS
-                   if not (m == "tfp_dp_optimizer" and name == "wrn16_4" and not args.with_slow_wrn)]
+                   if not (m == "tfp_dp_optimizer" and name == "wrn16_4" and not args.with_slow_wrn)
+                   and not (m.startswith("tfp_") and KERAS3) and not (m.endswith("_xla") and name not in XLA_CASES)]
         print(f"  measuring {name}: {', '.join(methods)} ...", flush=True)
         rows = measure(methods, name, steps={m: slow if m == "tfp_dp_optimizer" else fast for m in methods})
         ours = rows["tfdpfair"]["seconds_per_step"]
@@ -141,31 +155,48 @@ def run(args) -> dict:
     return out
 
 
-def markdown(result: dict) -> str:
-    m = result["machine"]
-    lines = [f"# DP step benchmark\n\n{m['cpus']} CPUs ({m['processor']}), TensorFlow {m['tensorflow']}. "
-             "Median seconds per step; ratio to the non-private Keras step; peak resident memory.\n",
-             "| model | batch | method | s/step | × non-private | examples/s | peak MB |",
-             "|---|---|---|---|---|---|---|"]
-    for name in CASES:
-        r = result[name]
-        base = r["seconds_per_step"]["keras_nonprivate"]
-        for method in METHODS:
-            if method not in r["seconds_per_step"]:
-                lines.append(f"| {name} | {r['batch_size']} | {method} | skipped (--with-slow-wrn) | | | |")
-                continue
-            s = r["seconds_per_step"][method]
-            lines.append(f"| {name} | {r['batch_size']} | {method} | {s:.4f} | {s / base:.2f} | "
-                         f"{r['examples_per_second'][method]:.0f} | {r['peak_memory_mb'][method]:.0f} |")
+STACKS = ("pinned", "current")
+
+
+def _cell(r: dict, method: str) -> str:
+    if method not in r["seconds_per_step"]:
+        return "— | — | —"
+    s = r["seconds_per_step"][method]
+    base = r["seconds_per_step"]["keras_nonprivate"]
+    return f"{s:.4f} | {s / base:.2f} | {r['peak_memory_mb'][method]:.0f}"
+
+
+def markdown(results: dict) -> str:
+    """The side-by-side table of ``results`` = {stack: one run's result}, both stacks or one."""
+    stacks = [s for s in STACKS if s in results]
+    lines = ["# DP step benchmark\n", "Median seconds per step, its ratio to the non-private Keras step of the same "
+             "stack and run, and peak resident memory (MB, a fresh process per method). Ratios are comparable "
+             "across stacks; seconds only where both ran on the same machine.\n"]
+    for stack in stacks:
+        m = results[stack]["machine"]
+        lines.append(f"- {stack}: {m.get('describe', 'TensorFlow ' + m['tensorflow'])}; {m['cpus']} CPUs "
+                     f"({m['processor']})")
     lines.append("")
+    header = " | ".join(f"{s} s/step | {s} × non-private | {s} peak MB" for s in stacks)
+    lines += [f"| model | batch | method | {header} |", "|---|---|---|" + "---|" * (3 * len(stacks))]
     for name in CASES:
-        r = result[name]
-        ratios = ", ".join(f"{k} {v:.1f}×" for k, v in r["tfp_over_ours"].items())
-        lines.append(f"- {name}: tfdpfair / non-private = {r['dp_over_nonprivate']:.2f}×; TF Privacy / tfdpfair: {ratios}")
-    lb = result["logical_batch_wrn16_4"]
-    lines.append(f"- WRN-16-4, logical batch 256: whole batch {lb['whole']['seconds_per_step']:.2f} s/step, peak "
-                 f"{lb['whole']['peak_memory_mb']:.0f} MB; physical chunks of 32 "
-                 f"{lb['physical_32']['seconds_per_step']:.2f} s/step, peak {lb['physical_32']['peak_memory_mb']:.0f} MB")
+        for method in METHODS:
+            cells = [_cell(results[s][name], method) for s in stacks]
+            if all(c.startswith("—") for c in cells):
+                continue
+            lines.append(f"| {name} | {results[stacks[0]][name]['batch_size']} | {method} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for stack in stacks:
+        result = results[stack]
+        for name in CASES:
+            r = result[name]
+            ratios = ", ".join(f"{k} {v:.1f}×" for k, v in r["tfp_over_ours"].items()) or "not run (Keras 2 only)"
+            lines.append(f"- {stack}, {name}: tfdpfair / non-private = {r['dp_over_nonprivate']:.2f}×; "
+                         f"TF Privacy / tfdpfair: {ratios}")
+        lb = result["logical_batch_wrn16_4"]
+        lines.append(f"- {stack}, WRN-16-4, logical batch 256: whole batch {lb['whole']['seconds_per_step']:.2f} s/step, "
+                     f"peak {lb['whole']['peak_memory_mb']:.0f} MB; physical chunks of 32 "
+                     f"{lb['physical_32']['seconds_per_step']:.2f} s/step, peak {lb['physical_32']['peak_memory_mb']:.0f} MB")
     return "\n".join(lines) + "\n"
 
 
@@ -186,10 +217,17 @@ def main() -> None:
     p.add_argument("--wrn-steps", type=int, default=5, help="timed steps per method on WRN-16-4")
     p.add_argument("--with-slow-wrn", action="store_true", help="also time TF Privacy's optimizer on WRN-16-4")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    p.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
+    p.add_argument("--out", default=str(Path(__file__).with_name("results.md")),
+                   help="the side-by-side table, from this run and the other stack's results_<stack>.json beside it")
     args = p.parse_args()
+    if STACK == "current" and not KERAS3:
+        p.error("TF_USE_LEGACY_KERAS=1 runs Keras 2 on the current stack: unset it to measure the current stack")
     result = run(args)
-    text = markdown(result)
+    folder = Path(args.out).parent
+    (folder / f"results_{STACK}.json").write_text(json.dumps(result, indent=1) + "\n")
+    results = {stack: json.loads((folder / f"results_{stack}.json").read_text()) for stack in STACKS
+               if (folder / f"results_{stack}.json").exists()}
+    text = markdown(results)
     Path(args.out).write_text(text)
     print(json.dumps(result) if args.json else text)
 

@@ -138,9 +138,10 @@ def _train_cgan(config, ctx, train, test, name, policy, dp, steps) -> dict:
     def fit(unit: experiment.Unit) -> dict:
         import numpy as np
         import tensorflow as tf
+        from tfdpfair.compat import keras
 
         print(f"\n== {name} ({'non-private' if not dp.enabled else policy}) ==", flush=True)
-        tf.keras.utils.set_random_seed(ctx.seed)  # the three GANs start from the same weights
+        keras.utils.set_random_seed(ctx.seed)  # the three GANs start from the same weights
         x_train = train.as_float()
         gan_config = dataclasses.replace(config.gan, policy=policy, max_steps=steps)
         kw = dict(num_classes=train.num_classes, hidden_units=config.hidden_units, image_shape=x_train.shape[1:])

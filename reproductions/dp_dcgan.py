@@ -185,10 +185,11 @@ def _train_classifier(config, ctx, train, test, label, dp) -> dict:
 
     def fit(unit: experiment.Unit) -> dict:
         import tensorflow as tf
+        from tfdpfair.compat import keras
 
         print(f"\n== classifier, {label}: {len(train)} training examples from {train.source} ==", flush=True)
         x_train = train.as_float()
-        tf.keras.utils.set_random_seed(ctx.seed)  # both classifiers start from the same weights
+        keras.utils.set_random_seed(ctx.seed)  # both classifiers start from the same weights
         model = models.get(config.model, input_shape=x_train.shape[1:], num_classes=train.num_classes)
         run = train_classifier(model, x_train, train.y, dp=dp, train=config.train, streams=unit.streams,
                                checkpoint_dir=unit.checkpoint_dir, resume=unit.resume)
@@ -268,10 +269,11 @@ def _train_dcgan(config, ctx, real_train, real_test, label, dp, gan_config) -> d
     def fit(unit: experiment.Unit) -> dict:
         import numpy as np
         import tensorflow as tf
+        from tfdpfair.compat import keras
 
         noise = f"sigma {dp.noise_multiplier:.3g}" if dp.enabled else "no noise"
         print(f"\n== DCGAN {label} ({gan_config.max_steps} discriminator steps, {noise}) ==", flush=True)
-        tf.keras.utils.set_random_seed(ctx.seed)  # every GAN of the sweep starts from the same weights
+        keras.utils.set_random_seed(ctx.seed)  # every GAN of the sweep starts from the same weights
         shape = real_train.shape[1:]
         g = models.get("dcgan_generator", latent_dim=gan_config.latent_dim, image_shape=shape)
         d = models.get("dcgan_discriminator", image_shape=shape)

@@ -10,6 +10,7 @@ from tfdpfair.cli import main
 from tfdpfair.evaluation.membership import membership_attacks
 from tfdpfair.privacy import DPConfig
 from tfdpfair.training import TrainConfig, train_classifier
+from tfdpfair.compat import keras
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def saved(tmp_path_factory):
     root = tmp_path_factory.mktemp("attack")
     train = data.load("digits", "train")
     x, y = train.x, train.y  # uint8 images
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     model = models.get("mlp", input_shape=x.shape[1:], num_classes=10, hidden_units=(64,))
     train_classifier(model, x[:300] / 255.0, y[:300], dp=DPConfig().disabled(), seed=0, verbose=0,
                      train=TrainConfig(batch_size=25, epochs=30, learning_rate=0.5))

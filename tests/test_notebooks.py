@@ -48,7 +48,8 @@ def test_docstring_becomes_markdown_titles_become_headings_argv_is_set(tmp_path)
     kinds = [(c.cell_type, c.source.splitlines()[0]) for c in nb.cells]
     assert kinds[0] == ("markdown", "# Toy (2024), *A title*.")
     assert "Body with `code`." in nb.cells[0].source and '"""' not in nb.cells[1].source
-    assert nb.cells[1].source.startswith("import sys")
+    assert nb.cells[1].source == notebooks.INSTALL_CELL and nb.cells[1].metadata["tags"] == ["install"]
+    assert nb.cells[2].source.startswith("import sys")
     assert ("markdown", "## Configuration") in kinds and ("markdown", "## Run") in kinds
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1 and params[0].source == 'ARGV = ["--preset", "smoke"]'
@@ -70,9 +71,9 @@ def test_scripts_without_parameters_or_docstring_are_refused(tmp_path):
 
 def test_with_argv_replaces_only_the_parameters_cell(tmp_path):
     nb = notebooks.notebook_from_script(_write(tmp_path, TOY))
-    changed = notebooks.with_argv(nb, ["--preset", "smoke", "--out", "x"])
+    changed = notebooks.with_argv(nb, ["--preset", "quick", "--out", "x"])
     diff = [(a.source, b.source) for a, b in zip(nb.cells, changed.cells) if a.source != b.source]
-    assert diff == [('ARGV = ["--preset", "quick"]', 'ARGV = ["--preset", "smoke", "--out", "x"]')]
+    assert diff == [('ARGV = ["--preset", "smoke"]', 'ARGV = ["--preset", "quick", "--out", "x"]')]
 
 
 def test_check_reports_stale_and_build_writes(tmp_path):

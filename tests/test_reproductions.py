@@ -179,8 +179,15 @@ def test_neither_private_nor_fair_paper_plan_prints_the_papers_epsilons(tmp_path
     proc = _run(NPNF, "--preset", "paper", "--dry-run", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     privacy = json.loads((tmp_path / "results.json").read_text())["privacy"]
-    got = {p["noise_multiplier"]: float(f"{p['epsilon_classic']:.3g}") for p in privacy}
-    assert got == {1.5: 1.15, 0.7: 4.98, 0.5: 16.2}  # Farrand et al. (2020), §4
+    got = {p["noise_multiplier"]: p["epsilon_classic"] for p in privacy}
+    paper = {1.5: 1.15, 0.7: 4.98, 0.5: 16.2}  # Farrand et al. (2020), §4
+    assert set(got) == set(paper)
+    from importlib.metadata import version
+
+    if version("dp-accounting").startswith("0.4."):  # pinned stack: the paper's figures exactly
+        assert {z: float(f"{e:.3g}") for z, e in got.items()} == paper
+    else:  # 0.6.0's fractional-order RDP is slightly larger (tests/privacy/test_accounting.py): 16.26 for z = 0.5
+        assert all(e == pytest.approx(paper[z], rel=0.004) for z, e in got.items())
     assert all(p["steps"] == 45_000 and p["delta"] == 1e-6 for p in privacy)
     assert "paper ε 4.98" in proc.stdout
 

@@ -135,9 +135,10 @@ class RunContext:
             print(f"\n== {name}: done earlier, loaded from {stored} ==", flush=True)
             return serialization.unpack(stored.read_text(), npz.read_bytes() if npz.is_file() else b"")
         import tensorflow as tf
+        from tfdpfair.compat import keras
 
         streams = self.streams(name)
-        tf.keras.utils.set_random_seed(streams.int_seed("init"))
+        keras.utils.set_random_seed(streams.int_seed("init"))
         checkpoints = self.checkpoint_dir(name)
         resume = (checkpoints / "checkpoint").is_file()
         if resume:

@@ -18,10 +18,38 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-#: Flags a generated notebook runs with (a cell the reader edits): the quick preset, on
-#: whatever data ``tfdpfair.data.load`` finds (add "--data-dir", "<folder>" for real data).
-DEFAULT_ARGV = ("--preset", "quick")
+#: Flags a generated notebook runs with (a cell the reader edits): the smoke preset, which
+#: finishes in about a minute anywhere (Colab included) on whatever data ``tfdpfair.data.load``
+#: finds; the reader switches to quick or paper (add "--data-dir", "<folder>" for local data).
+DEFAULT_ARGV = ("--preset", "smoke")
 KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
+#: Where the install cell gets tfdpfair when it is not installed (override: TFDPFAIR_SOURCE, a
+#: git URL or a local checkout).
+REPOSITORY = "https://github.com/tfdpfair/tfdpfair"
+TF_PRIVACY = ("tensorflow-privacy==0.9.0", "tensorflow-empirical-privacy==0.1.0")
+
+INSTALL_CELL = f'''# Set-up. On Colab (or any Python >= 3.12 with pip) this installs tfdpfair with the current
+# stack's constraints, once; where tfdpfair is already installed (make demo, pip install) it does nothing.
+import importlib, importlib.util, os, subprocess, sys
+from pathlib import Path
+
+if importlib.util.find_spec("tfdpfair") is None:
+    source = os.environ.get("TFDPFAIR_SOURCE", "{REPOSITORY}")
+    checkout = Path(source).expanduser()
+    if not checkout.is_dir():
+        checkout = Path("tfdpfair-src")
+        if not checkout.is_dir():
+            subprocess.run(["git", "clone", "--depth", "1", source, str(checkout)], check=True)
+    stack = "current" if sys.version_info >= (3, 12) else "pinned"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "-c", str(checkout / "constraints" / f"{{stack}}.txt")]
+    subprocess.run(pip + [str(checkout)], check=True)
+    if stack == "current":  # TF Privacy declares Requires-Python < 3.12: installed without its declared deps
+        subprocess.run(pip + ["--no-deps", "--ignore-requires-python",
+                              {", ".join(f'"{t}"' for t in TF_PRIVACY)}], check=True)
+    importlib.invalidate_caches()
+import tfdpfair.compat
+
+print(tfdpfair.compat.describe())'''
 
 
 class NotebookError(ValueError):
@@ -63,6 +91,8 @@ def notebook_from_script(script: Path, *, argv: Sequence[str] = DEFAULT_ARGV):
     parsed = jupytext.read(script, fmt="py:percent")
     cells: List = []
     has_parameters = False
+    install = nbformat.v4.new_code_cell(INSTALL_CELL)
+    install.metadata["tags"] = ["install"]
     for i, cell in enumerate(parsed.cells):
         source = cell.source
         if i == 0:
@@ -70,6 +100,7 @@ def notebook_from_script(script: Path, *, argv: Sequence[str] = DEFAULT_ARGV):
             if doc is None:
                 raise NotebookError(f"{script}: the first cell must start with the module docstring")
             cells.append(nbformat.v4.new_markdown_cell(_docstring_markdown(doc)))
+            cells.append(install)
         title = cell.metadata.get("title")
         if title:
             cells.append(nbformat.v4.new_markdown_cell(f"## {title}"))
@@ -78,7 +109,9 @@ def notebook_from_script(script: Path, *, argv: Sequence[str] = DEFAULT_ARGV):
             has_parameters = True
             cells.append(nbformat.v4.new_markdown_cell(
                 "The flags this notebook runs with, as on the command line (`--preset smoke|quick|paper`, "
-                "`--data-dir`, `--seed`, `--set key=value`, `--dry-run`, ...)."))
+                "`--data-dir`, `--seed`, `--set key=value`, `--dry-run`, ...). `smoke` checks the pipeline in "
+                "about a minute; `quick` shows the paper's findings on real data (a 2-core CPU, 15 to 45 minutes); "
+                "`paper` uses the paper's hyper-parameters and wants a GPU."))
             source = parameters_source(argv)
         if cell.cell_type == "markdown":
             cells.append(nbformat.v4.new_markdown_cell(source))

@@ -2,8 +2,8 @@
 
 TensorFlow prints, at import, C++ log lines about CUDA plugins registered twice
 ("Unable to register cuDNN factory"), missing GPU drivers and CPU instruction sets,
-and some Google packages warn that Python 3.11 will lose support. None of it is
-actionable for our users; every other line TensorFlow writes while importing is
+and some Google packages warn that Python 3.11 will lose support; dp-accounting
+>= 0.5 logs every fractional RDP order it skips. None of it is actionable for our users; every other line TensorFlow writes while importing is
 passed through unchanged.
 """
 from __future__ import annotations
@@ -28,6 +28,24 @@ def silence_warnings() -> None:
     warnings.filterwarnings("ignore", message=r".*You are using a Python version .* google", category=FutureWarning)
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(tensorflow|keras|tensorflow_datasets)")
+    silence_skipped_rdp_orders()
+
+
+def silence_skipped_rdp_orders() -> None:
+    """Drop dp-accounting's per-call log line for each fractional RDP order it skips (see the filter)."""
+    import logging
+
+    absl = logging.getLogger("absl")
+    if not any(isinstance(f, _FractionalOrderFilter) for f in absl.filters):
+        absl.addFilter(_FractionalOrderFilter())
+
+
+class _FractionalOrderFilter:
+    """dp-accounting >= 0.5 logs, for every accountant call, each fractional RDP order whose series did not
+    converge ("Excluding this order"); ε is then the minimum over the other orders, still an upper bound."""
+
+    def filter(self, record) -> bool:
+        return "_compute_log_a_frac failed to converge" not in record.getMessage()
 
 
 def import_tensorflow():
@@ -48,6 +66,8 @@ def import_tensorflow():
         os.dup2(capture.fileno(), fd)
         try:
             import tensorflow as tf
+
+            tf.config.list_physical_devices()  # TF >= 2.16 probes CUDA here, not at import: filter that too
         finally:
             sys.stderr.flush()
             os.dup2(saved, fd)

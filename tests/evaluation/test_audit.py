@@ -245,6 +245,7 @@ def test_one_run_audit_rejects_bad_input_before_training():
 def audit_setting():
     """400 real digits, 300 canaries of uniform noise with random labels, and a trainer of small MLPs."""
     import tensorflow as tf
+    from tfdpfair.compat import keras
 
     from tfdpfair import data, models
     from tfdpfair.training import train_classifier
@@ -254,7 +255,7 @@ def audit_setting():
 
     def trainer(dp, train, seed, runs):
         def train_fn(x_train, y_train):
-            tf.keras.utils.set_random_seed(seed)
+            keras.utils.set_random_seed(seed)
             model = models.get("mlp", input_shape=(8, 8, 1), num_classes=10, hidden_units=(128,))
             runs.append(train_classifier(model, x_train, y_train, dp=dp, train=train, seed=seed, run_name="audit",
                                          verbose=0))

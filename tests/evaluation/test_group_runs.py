@@ -11,6 +11,7 @@ from tfdpfair.evaluation.group_runs import GroupRun, train_and_assess
 from tfdpfair.privacy import DPConfig
 from tfdpfair.randomness import RunStreams
 from tfdpfair.training import TrainConfig
+from tfdpfair.compat import keras
 
 
 def _split(seed=0, n=1000):
@@ -24,7 +25,7 @@ def _split(seed=0, n=1000):
 
 
 def _build():
-    return tf.keras.Sequential([tf.keras.Input((8, 8, 1)), tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
+    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
 
 
 @pytest.mark.parametrize("private", [False, True])

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfdpfair.evaluation.learning_curves import GroupAccuracyCurve
 from tfdpfair.privacy import DPConfig, make_private
+from tfdpfair.compat import keras
 
 
 def _data(n=120, seed=0):
@@ -16,8 +17,8 @@ def _data(n=120, seed=0):
 
 
 def _model():
-    tf.keras.utils.set_random_seed(0)
-    return tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(2)])
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
 
 
 @pytest.mark.parametrize("private", [False, True])
@@ -26,8 +27,8 @@ def test_records_at_every_k_steps_and_at_the_end(private):
     model = _model()
     if private:
         model = make_private(model, DPConfig(l2_norm_clip=1.0, noise_multiplier=0.5, delta=1e-5))
-    model.compile(optimizer=tf.keras.optimizers.SGD(0.5),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=keras.optimizers.SGD(0.5),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     curve = GroupAccuracyCurve(x, y, g, every_steps=3, group_names={0: "a", 1: "b"}, batch_size=50)
     model.fit(x, y, batch_size=12, epochs=1, verbose=0, callbacks=[curve])  # 10 steps
     assert [r["step"] for r in curve.records] == [0, 3, 6, 9, 10]

@@ -10,6 +10,7 @@ from tfdpfair.evaluation.membership import (ATTACKS, AttackData, attack_input, m
                                             privacy_risk_scores, seeded_numpy, tf_privacy_tests)
 from tfdpfair.privacy import DPConfig
 from tfdpfair.training import TrainConfig, train_classifier
+from tfdpfair.compat import keras
 
 
 def _synthetic(n_members=60, n_non_members=60, *, gap=2.0, seed=0, groups=False):
@@ -118,7 +119,7 @@ def digits():
 
 
 def _train(x, y, *, epochs, seed=0, dp=None, hidden=(64,), lr=0.5):
-    tf.keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)
     model = models.get("mlp", input_shape=x.shape[1:], num_classes=10, hidden_units=hidden)
     train_classifier(model, x, y, dp=dp or DPConfig().disabled(), seed=seed, run_name="target", verbose=0,
                      train=TrainConfig(batch_size=32, epochs=epochs, learning_rate=lr))
@@ -156,9 +157,9 @@ def test_model_outputs_detects_probabilities_and_every_attack_reads_them(digits)
     """A softmax model gets the same AUCs as its logits model, for every attack (TF Privacy's entropy attack reads
     logits only: probabilities are passed as log-probabilities)."""
     x, y = digits
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     logits_model = models.get("mlp", input_shape=x.shape[1:], num_classes=10, hidden_units=(8,))
-    probs_model = tf.keras.Sequential([logits_model, tf.keras.layers.Softmax()])
+    probs_model = keras.Sequential([logits_model, keras.layers.Softmax()])
     sets = dict(members=(x[:60], y[:60]), non_members=(x[60:120], y[60:120]))
     assert not model_outputs(logits_model, **sets).probabilities
     assert model_outputs(probs_model, **sets).probabilities

@@ -6,6 +6,7 @@ import tensorflow as tf
 from tfdpfair import models
 from tfdpfair.models.pretrained import PretrainedWeightsError, load_torchvision_resnet, torchvision_layer_map
 from tfdpfair.privacy.per_example import layerwise_unsupported
+from tfdpfair.compat import keras
 
 
 def _torch_shapes(model):
@@ -76,7 +77,7 @@ def test_loaded_convolutions_compute_what_torch_computes(tmp_path):
     loaded = load_torchvision_resnet(model, _save(tmp_path, sd))
     assert "logits" not in loaded  # 2 classes: the ImageNet classifier does not fit and is left fresh
     x = np.random.default_rng(1).random((2, 32, 32, 3)).astype("float32")
-    probe = tf.keras.Model(model.input, [model.get_layer(n).output for n in
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in
                                          ("imagenet_normalize", "stem_conv", "s0b1_out", "s1b0_conv0")])
     normalized, stem, block_in, strided = (t.numpy() for t in probe(x))
     np.testing.assert_allclose(normalized, (x - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225], rtol=1e-5, atol=1e-5)

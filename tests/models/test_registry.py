@@ -3,6 +3,7 @@ import pytest
 import tensorflow as tf
 
 from tfdpfair import models
+from tfdpfair.compat import keras
 
 
 def test_first_zoo_entries():
@@ -47,5 +48,5 @@ def test_keras_round_trip(name, kwargs, tmp_path):
     x = np.random.default_rng(0).uniform(size=(2,) + model.input_shape[1:]).astype(np.float32)
     path = tmp_path / f"{name}.keras"
     model.save(path)
-    loaded = tf.keras.models.load_model(path)
+    loaded = keras.models.load_model(path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)

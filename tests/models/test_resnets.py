@@ -5,6 +5,7 @@ import tensorflow as tf
 from tfdpfair import models
 from tfdpfair.models.layers import WSConv2D
 from tfdpfair.privacy.per_example import layerwise_unsupported
+from tfdpfair.compat import keras
 
 
 @pytest.mark.parametrize("name,params", [("wrn16_4", 2_748_890), ("resnet18", 11_173_962)])
@@ -14,8 +15,8 @@ def test_parameter_counts(name, params):
 
 def test_wrn_uses_group_norm_with_16_groups_and_ws_convs():
     model = models.get("wrn16_4")
-    gns = [l for l in model.layers if isinstance(l, tf.keras.layers.GroupNormalization)]
-    convs = [l for l in model.layers if isinstance(l, tf.keras.layers.Conv2D)]
+    gns = [l for l in model.layers if isinstance(l, keras.layers.GroupNormalization)]
+    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
     assert gns and all(l.groups == 16 for l in gns)
     assert convs and all(isinstance(l, WSConv2D) for l in convs)
     assert not layerwise_unsupported(model)
@@ -31,7 +32,7 @@ def test_resnets_take_32_and_64_pixel_inputs(shape):
 
 def test_batch_norm_variant_for_non_private_baselines():
     model = models.get("resnet18", norm="batch")
-    assert any(isinstance(l, tf.keras.layers.BatchNormalization) for l in model.layers)
+    assert any(isinstance(l, keras.layers.BatchNormalization) for l in model.layers)
     with pytest.raises(ValueError, match="unknown norm"):
         models.get("resnet18", norm="layer")
     with pytest.raises(ValueError, match="6n"):
@@ -44,7 +45,7 @@ def test_keras_round_trip_with_registered_layers(name, kwargs, tmp_path):
     model = models.get(name, **kwargs)
     x = np.random.default_rng(0).uniform(size=(2, 16, 16, 3)).astype(np.float32)
     model.save(tmp_path / "m.keras")
-    loaded = tf.keras.models.load_model(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
@@ -69,7 +70,7 @@ def test_ws_conv_standardizes_its_kernel():
 
 def test_resnet_width_scales_every_stage():
     narrow = models.get("resnet18", width=16, groups=8, num_classes=2)
-    convs = [l for l in narrow.layers if isinstance(l, tf.keras.layers.Conv2D) and "shortcut" not in l.name]
+    convs = [l for l in narrow.layers if isinstance(l, keras.layers.Conv2D) and "shortcut" not in l.name]
     assert sorted({l.filters for l in convs}) == [16, 32, 64, 128]
     # conv weights scale with width²: about 1/16 of the width-64 network
     assert narrow.count_params() == pytest.approx(models.get("resnet18", num_classes=2).count_params() / 16, rel=0.01)

@@ -9,9 +9,11 @@ import pytest
 import tensorflow as tf
 
 from tfdpfair import models
-from tfdpfair.privacy import DPConfig
+from tfdpfair.privacy import DPConfig, make_private
+from tfdpfair.privacy.tfp import gaussian_sum_query
 from tfdpfair.randomness import RunStreams
 from tfdpfair.training import TrainConfig, compile_for_training
+from tfdpfair.compat import keras
 
 
 def flat(weights):
@@ -27,21 +29,27 @@ def make_data(n, *, input_shape=(6, 6, 1), classes=4, seed=0):
 
 
 def _initial_weights(model_name, input_shape, classes):
-    tf.keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(1)
     return models.get(model_name, input_shape=input_shape, num_classes=classes).get_weights()
 
 
 def privatised_sum(x, y, *, l2_norm_clip, noise_multiplier=0.0, backend="tfdpfair", model_name="mlp", classes=4,
-                   seed=0, expected_batch_size=None, **train_options):
+                   seed=0, expected_batch_size=None, method=None, **train_options):
     """B · (w_before − w_after) after one DP step of SGD(lr = 1) on (x, y)."""
     input_shape = x.shape[1:]
-    tf.keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)
     model = models.get(model_name, input_shape=input_shape, num_classes=classes)
     model.set_weights(_initial_weights(model_name, input_shape, classes))
     dp = DPConfig(l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier)
     train = TrainConfig(batch_size=len(x), learning_rate=1.0, backend=backend, **train_options)
-    trainable = compile_for_training(model, dp=dp, train=train, expected_batch_size=expected_batch_size,
-                                     streams=RunStreams(seed=seed, name="probe"))
+    streams = RunStreams(seed=seed, name="probe")
+    if method is None:
+        trainable = compile_for_training(model, dp=dp, train=train, expected_batch_size=expected_batch_size,
+                                         streams=streams)
+    else:  # a given per-example engine (layerwise or vmap)
+        trainable = make_private(model, dp, method=method, expected_batch_size=expected_batch_size, streams=streams)
+        trainable.compile(optimizer=keras.optimizers.SGD(1.0),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     before = flat(model.get_weights())
     trainable.train_on_batch(x, y)
     return (expected_batch_size or len(x)) * (before - flat(model.get_weights()))
@@ -52,7 +60,7 @@ def per_example_reference(x, y, *, l2_norm_clip, model_name="mlp", classes=4, mu
     input_shape = x.shape[1:]
     model = models.get(model_name, input_shape=input_shape, num_classes=classes)
     model.set_weights(_initial_weights(model_name, input_shape, classes))
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     total, n_clipped = 0.0, 0
     for i in range(0, len(x), multiplicity):
         with tf.GradientTape() as tape:
@@ -64,6 +72,25 @@ def per_example_reference(x, y, *, l2_norm_clip, model_name="mlp", classes=4, mu
     return total, n_clipped
 
 
+def tf_privacy_sum(x, y, *, l2_norm_clip, model_name="mlp", classes=4):
+    """TF Privacy's ``GaussianSumQuery`` (σ = 0) over per-example gradients from a plain GradientTape: its clip-and-sum."""
+    input_shape = x.shape[1:]
+    model = models.get(model_name, input_shape=input_shape, num_classes=classes)
+    model.set_weights(_initial_weights(model_name, input_shape, classes))
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    query = gaussian_sum_query(l2_norm_clip=l2_norm_clip, stddev=0.0)
+    global_state = query.initial_global_state()
+    params = query.derive_sample_params(global_state)
+    state = query.initial_sample_state([tf.zeros_like(v) for v in model.trainable_variables])
+    for i in range(len(x)):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y[i:i + 1], model(x[i:i + 1], training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        state = query.accumulate_record(params, state, query.preprocess_record(params, grads))
+    result, _, _ = query.get_noised_result(state, global_state)
+    return flat([t.numpy() for t in result])
+
+
 @pytest.fixture
 def dp_probe():
     """The helpers above, for tests in this folder."""
@@ -73,5 +100,6 @@ def dp_probe():
     probe = Probe()
     probe.privatised_sum = privatised_sum
     probe.reference = per_example_reference
+    probe.tf_privacy_sum = tf_privacy_sum
     probe.data = make_data
     return probe

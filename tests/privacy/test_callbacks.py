@@ -6,6 +6,7 @@ from tfdpfair import models
 from tfdpfair.privacy import DPConfig, compute_epsilon
 from tfdpfair.privacy.callbacks import BudgetExhaustedError, PrivacyBudget
 from tfdpfair.training import TrainConfig, train_classifier
+from tfdpfair.compat import keras
 
 N, BATCH = 200, 10  # 20 steps per epoch, q = 0.05
 
@@ -16,7 +17,7 @@ def _data():
 
 
 def _train(dp, epochs=3):
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     model = models.get("logistic", input_shape=(4, 4, 1), num_classes=3)
     x, y = _data()
     return train_classifier(model, x, y, dp=dp, train=TrainConfig(batch_size=BATCH, epochs=epochs,

@@ -5,14 +5,14 @@ import tensorflow as tf
 
 from tfdpfair.privacy.discriminator import POLICIES, discriminator_gradient, discriminator_sums
 from tfdpfair.privacy.per_example import make_clipper
+from tfdpfair.compat import keras
 
-keras = tf.keras
 LOSS = keras.losses.BinaryCrossentropy(from_logits=True)
 C = 0.5
 
 
 def _discriminator():
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 1))
     h = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu")(inputs)
     h = keras.layers.Dense(6, activation="relu")(keras.layers.Flatten()(h))

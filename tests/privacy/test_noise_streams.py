@@ -16,6 +16,7 @@ from tfdpfair.privacy import DPConfig, mechanisms
 from tfdpfair.randomness import RunStreams
 from tfdpfair.training import TrainConfig, train_classifier
 from tfdpfair.training.gan import GANTrainConfig, train_gan
+from tfdpfair.compat import keras
 
 DP = DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0)
 
@@ -41,7 +42,7 @@ def noise_log(monkeypatch):
     return log
 
 
-class Interrupt(tf.keras.callbacks.Callback):
+class Interrupt(keras.callbacks.Callback):
     """Stops the process the way a kill would: at the first batch of epoch ``at`` (after epoch ``at − 1``'s checkpoint)."""
 
     def __init__(self, at):
@@ -66,7 +67,7 @@ def _data(n=80, shape=(6, 6, 1), seed=0):
 
 def _classifier(train_config, streams, *, checkpoint_dir=None, resume=False, callbacks=(), dp=DP):
     x, y = _data()
-    tf.keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(1)
     model = models.get("mlp", input_shape=x.shape[1:], num_classes=4, hidden_units=(8,))
     run = train_classifier(model, x, y, dp=dp, train=train_config, streams=streams, checkpoint_dir=checkpoint_dir,
                            resume=resume, callbacks=callbacks, verbose=0)
@@ -164,7 +165,7 @@ def test_resumed_gan_continues_the_discriminator_noise(policy, noise_log, tmp_pa
     streams = RunStreams(seed=1, name=f"gan/{policy}")
 
     def fit(**kw):
-        tf.keras.utils.set_random_seed(0)
+        keras.utils.set_random_seed(0)
         g = models.get("cgan_generator", latent_dim=8, hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
         d = models.get("cgan_discriminator", hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
         return train_gan(g, d, x, y, dp=DP, config=config, num_classes=3, streams=streams, verbose=0, **kw)
@@ -180,7 +181,7 @@ def test_resumed_gan_continues_the_discriminator_noise(policy, noise_log, tmp_pa
 
     noise_log.clear()
     fit_other = train_gan  # the next GAN of a sweep: same seed, another name
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     g = models.get("cgan_generator", latent_dim=8, hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
     d = models.get("cgan_discriminator", hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
     fit_other(g, d, x, y, dp=DP, config=config, num_classes=3, streams=RunStreams(seed=1, name=f"gan/{policy}/2"),

@@ -6,8 +6,8 @@ import tensorflow as tf
 from tfdpfair import models
 from tfdpfair.models.layers import WSConv2D
 from tfdpfair.privacy.per_example import LayerwiseClipper, layerwise_unsupported, make_clipper
+from tfdpfair.compat import keras
 
-keras = tf.keras
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
@@ -57,7 +57,7 @@ def _data(shape, examples, k, seed=0):
 @pytest.mark.parametrize("k", [1, 3])
 def test_engine_equals_the_definition(method, name, k):
     build, shape = MODELS[name]
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     model = build()
     assert not layerwise_unsupported(model)
     x, y = _data(shape, 5, k)
@@ -85,7 +85,7 @@ def test_layerwise_refuses_unsupported_layers_and_auto_falls_back():
 def test_sensitivity_with_augmentation_multiplicity(method):
     """Removing an example (all K of its copies) moves the sum by ≤ C; a huge one by exactly C."""
     build, shape = MODELS["mixed"]
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     model = build()
     k, clip = 2, 0.3
     x, y = _data(shape, 6, k)
@@ -102,3 +102,26 @@ def test_sensitivity_with_augmentation_multiplicity(method):
     huge = tf.constant(np.full((k,) + shape, 1e3, np.float32))
     added = total(tf.concat([x, huge], 0), tf.concat([y, tf.zeros(k, y.dtype)], 0))
     assert np.linalg.norm(added - full) == pytest.approx(clip, rel=1e-3)
+
+
+def test_a_new_layer_type_is_one_registered_rule():
+    """The layer registry: an unregistered subclass is refused (its math may differ); one registration adds it."""
+    from tfdpfair.privacy import per_example
+
+    class TiedDense(keras.layers.Dense):  # same computation as Dense, a different class
+        pass
+
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, TiedDense(3)(keras.layers.Dense(4, activation="relu")(inputs)))
+    assert any("TiedDense" in p for p in layerwise_unsupported(model))
+    assert {"Dense", "Conv2D", "WSConv2D", "GroupNormalization"} <= set(per_example.registered_layer_types())
+    per_example.register_layer_rule(TiedDense)(per_example._dense_terms)
+    try:
+        assert not layerwise_unsupported(model)
+        x, y = _data((5,), 6, 1)
+        result = make_clipper(model, LOSS, method="layerwise").clipped_sum(x, y, l2_norm_clip=0.3)
+        for ours, ref in zip(result.sums, _reference(model, x.numpy(), y.numpy(), 0.3, 1)):
+            np.testing.assert_allclose(ours.numpy(), ref, atol=1e-5, rtol=1e-3)
+    finally:
+        per_example._RULES.pop(TiedDense)
+    assert "TiedDense" not in per_example.registered_layer_types()

@@ -6,6 +6,7 @@ import tensorflow as tf
 from tfdpfair import models
 from tfdpfair.privacy import DPConfig, make_private
 from tfdpfair.training import TrainConfig, compile_for_training, train_classifier
+from tfdpfair.compat import EMA_STARTS_AFTER_FIRST_STEP, KERAS3, keras
 
 C = 2.0
 SIGMA = 2.0
@@ -17,16 +18,27 @@ def _noise(dp_probe, x, y, **kw):
                            - clean for s in range(3)])
 
 
-def test_clipped_sum_equals_the_definition_and_tf_privacy(dp_probe):
-    x, y = dp_probe.data(12)
-    expected, n_clipped = dp_probe.reference(x, y, l2_norm_clip=C)
+@pytest.mark.parametrize("method", ["layerwise", "vmap"])
+@pytest.mark.parametrize("model_name,shape", [("mlp", (6, 6, 1)), ("wincott_cnn", (28, 28, 1))])
+def test_clipped_sum_equals_the_definition_and_tf_privacy_gaussian_sum_query(method, model_name, shape, dp_probe):
+    """Both stacks: our clipped sum equals TF Privacy's own clip-and-sum mechanism (GaussianSumQuery, σ = 0)."""
+    x, y = dp_probe.data(12 if model_name == "mlp" else 6, input_shape=shape)
+    expected, n_clipped = dp_probe.reference(x, y, l2_norm_clip=C, model_name=model_name)
     assert 0 < n_clipped < len(x)
-    ours = dp_probe.privatised_sum(x, y, l2_norm_clip=C)
-    np.testing.assert_allclose(ours, expected, atol=2e-5, rtol=1e-4)
-    np.testing.assert_allclose(ours, dp_probe.privatised_sum(x, y, l2_norm_clip=C, backend="dp_model"), atol=2e-5,
-                               rtol=1e-4)
+    ours = dp_probe.privatised_sum(x, y, l2_norm_clip=C, model_name=model_name, method=method)
+    np.testing.assert_allclose(ours, expected, atol=5e-5, rtol=1e-3)
+    np.testing.assert_allclose(ours, dp_probe.tf_privacy_sum(x, y, l2_norm_clip=C, model_name=model_name),
+                               atol=5e-5, rtol=1e-3)
 
 
+@pytest.mark.skipif(KERAS3, reason="TF Privacy's DPModel is Keras 2 code: tf-keras and TF_USE_LEGACY_KERAS=1")
+def test_clipped_sum_equals_tf_privacy_dp_model(dp_probe):
+    x, y = dp_probe.data(12)
+    np.testing.assert_allclose(dp_probe.privatised_sum(x, y, l2_norm_clip=C),
+                               dp_probe.privatised_sum(x, y, l2_norm_clip=C, backend="dp_model"), atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.skipif(KERAS3, reason="TF Privacy's DPModel is Keras 2 code: tf-keras and TF_USE_LEGACY_KERAS=1")
 def test_equals_tf_privacy_on_the_wincott_cnn(dp_probe):
     x, y = dp_probe.data(8, input_shape=(28, 28, 1))
     kw = dict(l2_norm_clip=C, model_name="wincott_cnn")
@@ -63,11 +75,11 @@ def test_noise_is_sigma_C_once_per_logical_step(options, dp_probe):
 
 
 def _private(dp, **kw):
-    tf.keras.utils.set_random_seed(3)
+    keras.utils.set_random_seed(3)
     model = models.get("mlp", input_shape=(6, 6, 1), num_classes=4)
     private = make_private(model, dp, **kw)
-    private.compile(optimizer=tf.keras.optimizers.SGD(1.0),
-                    loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    private.compile(optimizer=keras.optimizers.SGD(1.0),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model, private
 
 
@@ -82,7 +94,7 @@ def test_dp_sat_ascends_along_the_previous_privatized_gradient(dp_probe):
     w0 = _flat(model.get_weights())
     private.train_on_batch(x, y)
     applied = w0 - _flat(model.get_weights())  # lr = 1: the privatized gradient of step 1
-    np.testing.assert_allclose(_flat([g.numpy() for g in private._previous_grads]), applied, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(_flat([g.numpy() for g in private.previous_grads]), applied, rtol=1e-5, atol=1e-7)
     e = _flat([t.numpy() for t in private.ascent_perturbation(x, y)])
     assert np.linalg.norm(e) == pytest.approx(0.05, rel=1e-5)
     np.testing.assert_allclose(e, 0.05 * applied / np.linalg.norm(applied), rtol=1e-4, atol=1e-8)
@@ -95,14 +107,14 @@ def test_dp_sat_step_sensitivity_at_a_fixed_state(dp_probe):
 
     def step_sum(xx, yy):
         model, private = _private(DPConfig(l2_norm_clip=C, noise_multiplier=0.0), sat_radius=0.5)
-        for g, value in zip(private._previous_grads, state):
+        for g, value in zip(private.previous_grads, state):
             g.assign(value)
         w0 = _flat(model.get_weights())
         private.train_on_batch(xx, yy)
         return len(xx) * (w0 - _flat(model.get_weights()))
 
     _, template = _private(DPConfig(l2_norm_clip=C, noise_multiplier=0.0), sat_radius=0.5)
-    state = [rng.normal(size=g.shape).astype(np.float32) for g in template._previous_grads]
+    state = [rng.normal(size=g.shape).astype(np.float32) for g in template.previous_grads]
     full = step_sum(x, y)
     for i in (1, 8):
         keep = np.arange(10) != i
@@ -115,7 +127,7 @@ def test_sam_moves_the_weights_by_rho_along_the_batch_gradient_and_back(dp_probe
     e = private.ascent_perturbation(tf.constant(x), tf.constant(y))
     assert np.linalg.norm(_flat([t.numpy() for t in e])) == pytest.approx(0.1, rel=1e-5)
     w0 = model.get_weights()
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     for v, d in zip(model.trainable_variables, e):
         v.assign_add(d)
     with tf.GradientTape() as tape:
@@ -131,7 +143,7 @@ def test_dp_sat_costs_no_extra_privacy():
     x, y = rng.uniform(size=(200, 6, 6, 1)).astype(np.float32), rng.integers(0, 4, 200)
     runs = []
     for radius in (0.0, 0.05):
-        tf.keras.utils.set_random_seed(0)
+        keras.utils.set_random_seed(0)
         model = models.get("mlp", input_shape=(6, 6, 1), num_classes=4)
         runs.append(train_classifier(model, x, y, dp=DPConfig(noise_multiplier=1.0),
                                      train=TrainConfig(batch_size=20, epochs=2, learning_rate=0.1, sam_radius=radius),
@@ -150,7 +162,7 @@ def test_an_empty_poisson_batch_is_a_noise_only_step():
 def test_poisson_training_runs_and_counts_every_step():
     rng = np.random.default_rng(0)
     x, y = rng.uniform(size=(100, 6, 6, 1)).astype(np.float32), rng.integers(0, 4, 100)
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     model = models.get("mlp", input_shape=(6, 6, 1), num_classes=4)
     run = train_classifier(model, x, y, dp=DPConfig(noise_multiplier=1.0),
                            train=TrainConfig(batch_size=10, epochs=2, learning_rate=0.1, sampling="poisson"),
@@ -163,18 +175,18 @@ def test_ema_weights_are_evaluated_after_training():
     x, y = rng.uniform(size=(40, 6, 6, 1)).astype(np.float32), rng.integers(0, 4, 40)
     raw = []
 
-    class Record(tf.keras.callbacks.Callback):
+    class Record(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             raw.append(_flat(self.model.model.get_weights()))
 
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     model = models.get("logistic", input_shape=(6, 6, 1), num_classes=4)
     w0 = _flat(model.get_weights())
     train_classifier(model, x, y, dp=DPConfig(noise_multiplier=0.5),
                      train=TrainConfig(batch_size=10, epochs=2, learning_rate=0.5, ema_decay=0.6),
                      callbacks=[Record()], verbose=0)
-    ema = w0
-    for w in raw:
+    ema, steps = (raw[0], raw[1:]) if EMA_STARTS_AFTER_FIRST_STEP else (w0, raw)
+    for w in steps:
         ema = 0.6 * ema + 0.4 * w
     np.testing.assert_allclose(_flat(model.get_weights()), ema, rtol=1e-4, atol=1e-6)
     assert not np.allclose(ema, raw[-1])
@@ -203,12 +215,12 @@ def test_dp_sat_noise_is_sigma_C_at_a_fixed_state(dp_probe):
     x, y = dp_probe.data(16)
     rng = np.random.default_rng(2)
     _, template = _private(DPConfig(l2_norm_clip=C, noise_multiplier=0.0), sat_radius=0.5)
-    state = [rng.normal(size=g.shape).astype(np.float32) for g in template._previous_grads]
+    state = [rng.normal(size=g.shape).astype(np.float32) for g in template.previous_grads]
 
     def step_sum(sigma, seed):
         model, private = _private(DPConfig(l2_norm_clip=C, noise_multiplier=sigma), sat_radius=0.5)
-        tf.keras.utils.set_random_seed(seed)
-        for g, value in zip(private._previous_grads, state):
+        keras.utils.set_random_seed(seed)
+        for g, value in zip(private.previous_grads, state):
             g.assign(value)
         w0 = _flat(model.get_weights())
         private.train_on_batch(x, y)

@@ -5,6 +5,7 @@ import tensorflow as tf
 from tfdpfair import data, models
 from tfdpfair.privacy import DPConfig, compute_epsilon
 from tfdpfair.training import TrainConfig, evaluate_accuracy, train_classifier
+from tfdpfair.compat import keras
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +15,7 @@ def digits():
 
 def _fit(digits, dp, *, epochs=8, **kw):
     train, test = digits
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     model = models.get("mlp", input_shape=(8, 8, 1), num_classes=10, hidden_units=(32,))
     run = train_classifier(model, train.as_float(), train.y, dp=dp,
                            train=TrainConfig(batch_size=64, epochs=epochs, learning_rate=0.5), verbose=0, **kw)

@@ -6,10 +6,11 @@ from tfdpfair import models
 from tfdpfair.privacy import DPConfig, compute_epsilon
 from tfdpfair.privacy.callbacks import PrivacyBudget
 from tfdpfair.training.gan import DPGAN
+from tfdpfair.compat import keras
 
 
 def _gan(policy="separate", conditional=True, d_steps=1, dp=DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0)):
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     if conditional:
         g = models.get("cgan_generator", latent_dim=8, hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
         d = models.get("cgan_discriminator", hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
@@ -18,7 +19,7 @@ def _gan(policy="separate", conditional=True, d_steps=1, dp=DPConfig(l2_norm_cli
         d = models.get("dcgan_discriminator", image_shape=(8, 8, 1))
     gan = DPGAN(g, d, latent_dim=8, dp=dp, policy=policy, batch_size=10, d_steps=d_steps,
                 num_classes=3 if conditional else None)
-    gan.compile(tf.keras.optimizers.SGD(0.1), tf.keras.optimizers.Adam(1e-3))
+    gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.Adam(1e-3))
     return gan
 
 
@@ -65,7 +66,7 @@ def test_train_gan_stops_at_max_steps_and_charges_the_budget():
     from tfdpfair.training.gan import GANTrainConfig, train_gan
 
     x, y = _data(200)
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     g = models.get("cgan_generator", latent_dim=8, hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
     d = models.get("cgan_discriminator", hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
     config = GANTrainConfig(batch_size=10, max_steps=25, d_steps=2, decay_step=10, latent_dim=8)
@@ -83,7 +84,7 @@ def test_train_gan_resumes_with_its_accountant(tmp_path):
     x, y = _data(200)
 
     def fit(max_steps, resume):
-        tf.keras.utils.set_random_seed(0)
+        keras.utils.set_random_seed(0)
         g = models.get("cgan_generator", latent_dim=8, hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
         d = models.get("cgan_discriminator", hidden_units=16, image_shape=(8, 8, 1), num_classes=3)
         config = GANTrainConfig(batch_size=10, max_steps=max_steps, latent_dim=8)

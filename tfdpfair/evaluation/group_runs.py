@@ -23,6 +23,7 @@ from tfdpfair.privacy import DPConfig
 from tfdpfair.privacy.accounting import PrivacySpend
 from tfdpfair.randomness import RunStreams
 from tfdpfair.training.classifier import TrainConfig, TrainingRun, train_classifier
+from tfdpfair.compat import keras
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +60,7 @@ class GroupRun:
 
 
 def train_and_assess(
-    build_model: Callable[[], tf.keras.Model],
+    build_model: Callable[[], keras.Model],
     split: GroupSplit,
     *,
     dp: DPConfig,
@@ -90,7 +91,7 @@ def train_and_assess(
       attacks: membership-inference attacks to run (members: training examples; non-members:
         the evaluation set), each side at most ``attack_examples``, balanced; () for none.
     """
-    tf.keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)
     model = build_model()
     x_eval, y_eval, g_eval = split.eval.as_float(), split.eval.y, split.groups("eval")
     steps = train.epochs * (len(split.train) // train.batch_size)

@@ -12,9 +12,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfdpfair.evaluation.fairness import group_accuracy
+from tfdpfair.compat import keras
 
 
-class GroupAccuracyCurve(tf.keras.callbacks.Callback):
+class GroupAccuracyCurve(keras.callbacks.Callback):
     """Record accuracy on (x, y) overall and per group every ``every_steps`` training steps.
 
     Args:

@@ -271,12 +271,13 @@ def classifier_trainer(*, build: Callable[[], object], dp, train, seed: int, nam
     """
     def train_fn(x: np.ndarray, y: np.ndarray, *, index: int):
         import tensorflow as tf
+        from tfdpfair.compat import keras
 
         from tfdpfair.randomness import RunStreams
         from tfdpfair.training import train_classifier
 
         streams = RunStreams(seed=seed, name=f"{name}/{index}")
-        tf.keras.utils.set_random_seed(streams.int_seed("init"))
+        keras.utils.set_random_seed(streams.int_seed("init"))
         model = build()
         train_classifier(model, x, y, dp=dp, train=train, streams=streams, verbose=0)
         return model

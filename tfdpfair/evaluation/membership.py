@@ -18,17 +18,15 @@ global generator; ``seed=`` seeds it for the call and restores it afterwards.
 (``tfdpfair.evaluation.lira`` and ``tfdpfair.evaluation.audit`` get them from here), with
 the compatibility fixes for our stacks:
 
-* ``tensorflow_privacy``'s top-level ``__init__`` imports its estimators and Keras
-  optimizers; ``sys.skip_tf_privacy_import`` skips it, so the attacks import without
-  TensorFlow (and on TF ≥ 2.16, where that ``__init__`` fails).
+* they are imported by ``tfdpfair.privacy.tfp.import_tf_privacy``, which skips TF
+  Privacy's top-level ``__init__`` (it fails on TF ≥ 2.16) and shims
+  ``sklearn.utils.parallel_backend`` (removed in scikit-learn 1.7) with joblib's identical function;
 * tensorflow-empirical-privacy 0.1.0 searches the random forest's ``max_features`` over
   ``['auto', 'sqrt']``. scikit-learn ≥ 1.3 rejects ``'auto'``: measured on our pinned
   1.6.1, 108 of the 216 grid fits fail, each failure raises a ``FitFailedWarning`` and a
   non-finite-score ``UserWarning``, and the search silently runs over the ``'sqrt'`` half.
   For classifiers ``'auto'`` *was* ``'sqrt'``, so we search ``['sqrt']`` only: the same
   forests, half the fits, no warnings.
-* Its module imports ``sklearn.utils.parallel_backend`` (removed in scikit-learn 1.7);
-  joblib's identical function stands in where it is missing.
 * ``AttackInputData.get_loss_test()`` evaluates ``bool(logits_test)`` (an error for
   arrays) unless ``loss_function_using_logits`` is set: we always set it.
 """
@@ -36,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
 import types
 import warnings
 from typing import Dict, Mapping, Optional, Sequence, Tuple
@@ -91,29 +88,19 @@ def tf_privacy_tests() -> types.SimpleNamespace:
     global _MODULES
     if _MODULES is not None:
         return _MODULES
-    import joblib
-    import sklearn.utils
+    from tfdpfair.privacy.tfp import import_tf_privacy
 
-    if not hasattr(sklearn.utils, "parallel_backend"):  # scikit-learn >= 1.7
-        sklearn.utils.parallel_backend = joblib.parallel_backend
-    skip_set_here = "tensorflow_privacy" not in sys.modules and not hasattr(sys, "skip_tf_privacy_import")
-    if skip_set_here:
-        sys.skip_tf_privacy_import = True
-    try:
-        from tensorflow_privacy.privacy.privacy_tests import epsilon_lower_bound
-        from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import (
-            advanced_mia, data_structures, membership_inference_attack, models)
-    except ImportError as error:  # pragma: no cover - install problem
-        raise ImportError(f"TF Privacy's membership-inference module is missing ({error}); install tfdpfair with "
-                          "its constraints file: pip install -c constraints.txt -e .") from error
-    finally:
-        if skip_set_here:
-            del sys.skip_tf_privacy_import
+    tests = import_tf_privacy("privacy.privacy_tests.epsilon_lower_bound",
+                              "privacy.privacy_tests.membership_inference_attack.advanced_mia",
+                              "privacy.privacy_tests.membership_inference_attack.data_structures",
+                              "privacy.privacy_tests.membership_inference_attack.membership_inference_attack",
+                              "privacy.privacy_tests.membership_inference_attack.models")
+    models = tests.models
     original_rf = models.RandomForestAttacker.train_model
     if original_rf is not _rf_train_model:
         models.RandomForestAttacker.train_model = _rf_train_model
-    _MODULES = types.SimpleNamespace(mia=membership_inference_attack, data=data_structures, models=models,
-                                     advanced_mia=advanced_mia, elb=epsilon_lower_bound,
+    _MODULES = types.SimpleNamespace(mia=tests.membership_inference_attack, data=tests.data_structures, models=models,
+                                     advanced_mia=tests.advanced_mia, elb=tests.epsilon_lower_bound,
                                      tf_privacy_rf_train_model=original_rf)
     return _MODULES
 

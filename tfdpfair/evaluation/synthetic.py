@@ -48,7 +48,9 @@ def frechet_distance(*, mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarra
     """‖μa − μb‖² + Tr(Σa + Σb − 2 (Σa Σb)^½) between two Gaussians (Heusel et al. 2017); ≥ 0."""
     diff = np.atleast_1d(mean_a - mean_b)
     cov_a, cov_b = np.atleast_2d(cov_a), np.atleast_2d(cov_b)
-    covmean, _ = linalg.sqrtm(cov_a.dot(cov_b), disp=False)
+    with warnings.catch_warnings():  # scipy warns on a near-singular product; handled below
+        warnings.simplefilter("ignore")
+        covmean = linalg.sqrtm(cov_a.dot(cov_b))  # (scipy 1.18 removed disp=False; the default returns the root)
     if not np.isfinite(covmean).all():  # near-singular product: regularise, as the reference implementation does
         offset = np.eye(cov_a.shape[0]) * 1e-6
         covmean = linalg.sqrtm((cov_a + offset).dot(cov_b + offset))
@@ -73,10 +75,9 @@ class RealVsFake:
 def real_vs_fake(*, real_train: np.ndarray, fake_train: np.ndarray, real_test: np.ndarray, fake_test: np.ndarray,
                  epochs: int = 10, hidden_units: int = 10, seed: int = 0) -> RealVsFake:
     """Train flatten → Dense(10, ReLU) → Dense(1) on real (1) vs fake (0); accuracy and FID on the test sets."""
-    import tensorflow as tf
+    from tfdpfair.compat import keras
 
-    keras = tf.keras
-    tf.keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)
     shape = real_train.shape[1:]
     inputs = keras.Input(shape)
     features = keras.layers.Dense(hidden_units, activation="relu", name="features")(keras.layers.Flatten()(inputs))

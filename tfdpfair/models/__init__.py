@@ -41,9 +41,10 @@ def load(path):
                          "model.save('name.keras')")
     _load_builders()
     import tensorflow as tf
+    from tfdpfair.compat import keras
 
     try:
-        return tf.keras.models.load_model(path, compile=False, safe_mode=True)
+        return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many types for a bad file
         raise InputError(f"{path} cannot be loaded as a Keras model ({type(err).__name__}: {err})") from None
 

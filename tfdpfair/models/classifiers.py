@@ -10,8 +10,8 @@ from typing import Sequence
 import tensorflow as tf
 
 from tfdpfair.models.registry import register
+from tfdpfair.compat import keras
 
-keras = tf.keras
 
 
 @register("wincott_cnn")

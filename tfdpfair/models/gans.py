@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfdpfair.models.registry import register
+from tfdpfair.compat import keras
 
-keras = tf.keras
 
 
 @register("cgan_generator")

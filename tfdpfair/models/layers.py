@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import tensorflow as tf
+from tfdpfair.compat import keras
 
-keras = tf.keras
 
 
 @keras.saving.register_keras_serializable(package="tfdpfair")

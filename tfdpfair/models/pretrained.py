@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfdpfair.errors import InputError
+from tfdpfair.compat import keras
 
 BLOCKS = {"resnet18": ((2, 2, 2, 2), 2), "resnet50": ((3, 4, 6, 3), 3)}  # blocks per stage, convs per block
 
@@ -49,12 +50,12 @@ def torchvision_layer_map(architecture: str) -> Dict[str, Tuple[str, str]]:
 
 
 def _norm_weights(layer, tensors: Dict[str, np.ndarray], prefix: str) -> List[np.ndarray]:
-    if isinstance(layer, tf.keras.layers.BatchNormalization):
+    if isinstance(layer, keras.layers.BatchNormalization):
         return [tensors[f"{prefix}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")]
     return [tensors[f"{prefix}.weight"], tensors[f"{prefix}.bias"]]  # GroupNormalization: scale and shift only
 
 
-def load_torchvision_resnet(model: tf.keras.Model, path: str, *, architecture: str = "resnet18") -> List[str]:
+def load_torchvision_resnet(model: keras.Model, path: str, *, architecture: str = "resnet18") -> List[str]:
     """Set ``model``'s weights from a torchvision ``state_dict`` saved as ``.npz``; returns the layers loaded.
 
     ``model``: ``models.get(architecture, stem="imagenet", width=64, norm=...)``.
@@ -102,7 +103,7 @@ def load_torchvision_resnet(model: tf.keras.Model, path: str, *, architecture: s
     return loaded
 
 
-def torchvision_resnet(path: str, *, architecture: str = "resnet18", **kwargs) -> tf.keras.Model:
+def torchvision_resnet(path: str, *, architecture: str = "resnet18", **kwargs) -> keras.Model:
     """``models.get(architecture, stem="imagenet", **kwargs)`` started from torchvision's weights in ``path``."""
     from tfdpfair import models
 

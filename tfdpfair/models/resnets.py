@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from tfdpfair.models.layers import WSConv2D
 from tfdpfair.models.registry import register
+from tfdpfair.compat import keras
 
-keras = tf.keras
 NORMS = ("group", "batch", "none")
 
 

@@ -24,6 +24,9 @@ import numpy as np
 from dp_accounting import pld, rdp
 
 from tfdpfair.errors import InputError
+from tfdpfair.quiet import silence_skipped_rdp_orders
+
+silence_skipped_rdp_orders()  # dp-accounting >= 0.5 logs each skipped fractional order on every call
 
 ACCOUNTINGS = ("rdp", "pld")
 CONVERSIONS = ("tight", "classic")

@@ -8,13 +8,14 @@ import tensorflow as tf
 from tfdpfair.errors import InputError
 from tfdpfair.privacy import accounting
 from tfdpfair.privacy.config import DPConfig
+from tfdpfair.compat import keras, steps_per_execution
 
 
 class BudgetExhaustedError(InputError, RuntimeError):
     """Training was asked to continue although the next step would exceed the target ε."""
 
 
-class PrivacyBudget(tf.keras.callbacks.Callback):
+class PrivacyBudget(keras.callbacks.Callback):
     """Counts noisy steps, records ε (tight and classic) in the history, stops before overspending.
 
     Every training batch is ``steps_per_batch`` DP steps (usually one) at sampling rate q,
@@ -61,8 +62,7 @@ class PrivacyBudget(tf.keras.callbacks.Callback):
         )
 
     def on_train_begin(self, logs=None):
-        spe = getattr(self.model, "_steps_per_execution", None)
-        if spe is not None and int(spe.numpy()) != 1:
+        if steps_per_execution(self.model) != 1:
             raise ValueError("PrivacyBudget counts one DP step per batch: compile with steps_per_execution=1")
         if self.remaining_steps() is not None and self.remaining_steps() < self.steps_per_batch:
             raise BudgetExhaustedError(

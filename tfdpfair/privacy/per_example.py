@@ -9,9 +9,10 @@ Two engines compute the same thing, Σ_i clip(∇ℓ_i, C):
   from closed forms (Dense: ‖a‖·‖g‖, or the ghost-norm/materialised form for
   sequences; Conv2D: image patches × g, or the ghost norm when cheaper; GroupNorm:
   per-example γ/β sums), and the clipped sum from one weighted backprop per layer
-  (the Goodfellow / Opacus / "mixed ghost clipping" idea, in TensorFlow). Supports
-  ``Dense``, ``Conv2D`` (groups 1, dilation 1), ``WSConv2D`` and ``GroupNormalization``
-  in single-use layers of a flat functional model.
+  (the Goodfellow / Opacus / "mixed ghost clipping" idea, in TensorFlow). Rules are
+  registered per layer class (``register_layer_rule``, as Opacus registers grad samplers):
+  ``Dense``, ``Conv2D`` (groups 1, dilation 1), ``WSConv2D`` and ``GroupNormalization``,
+  in single-use layers of a flat functional model. A new layer type is one registered function.
 * ``VmapClipper`` (general): per-example gradients of any Keras model with
   ``tf.vectorized_map``, then clip and sum.
 
@@ -29,8 +30,8 @@ import tensorflow as tf
 
 from tfdpfair.models.layers import WSConv2D
 from tfdpfair.privacy.mechanisms import clip_factors, clipped_sum
+from tfdpfair.compat import REDUCTION_NONE, call_count, input_rank, is_functional, keras
 
-keras = tf.keras
 METHODS = ("auto", "layerwise", "vmap")
 
 
@@ -56,7 +57,7 @@ def per_example_loss(loss) -> Callable:
     loss = keras.losses.get(loss)
     if isinstance(loss, keras.losses.Loss):
         config = loss.get_config()
-        config["reduction"] = keras.losses.Reduction.NONE
+        config["reduction"] = REDUCTION_NONE
         return loss.__class__.from_config(config)
     return loss
 
@@ -302,20 +303,56 @@ def _group_norm_terms(layer, a, y, dy, examples, multiplicity) -> _LayerTerms:
     return _LayerTerms(squared, weighted)
 
 
-def _layer_handler(layer) -> Optional[Callable]:
-    if type(layer) is keras.layers.Dense:
-        return _dense_terms
-    if isinstance(layer, keras.layers.Conv2D) and type(layer) in (keras.layers.Conv2D, WSConv2D):
-        if layer.data_format == "channels_last" and layer.groups == 1 and tuple(layer.dilation_rate) == (1, 1):
-            return _conv_terms
-    if type(layer) is keras.layers.GroupNormalization and layer.axis in (-1, len(layer.input_shape) - 1):
-        return _group_norm_terms
-    return None
+# The per-layer rules: layer class -> (rule, applies). ``applies(layer)`` says whether the rule
+# covers this instance's options; the class must match exactly (a subclass may compute differently).
+LayerRule = Callable[..., _LayerTerms]
+_RULES: Dict[type, tuple] = {}
+
+
+def register_layer_rule(*classes: type, applies: Optional[Callable[[object], bool]] = None):
+    """Register ``rule(layer, a, y, dy, examples, multiplicity) -> _LayerTerms`` for exactly these layer classes.
+
+    ``a``: the layer's input rows (R = B·K, ...); ``y``: its output; ``dy``: ∂(Σ loss)/∂y;
+    ``examples``: B; ``multiplicity``: K. The rule returns each example's squared gradient
+    norm over the layer's variables and a function mapping row weights to Σ_r w_r ∇_r per variable.
+    Used as a decorator; a second registration for a class replaces the first.
+    """
+    def decorator(rule: LayerRule) -> LayerRule:
+        for cls in classes:
+            _RULES[cls] = (rule, applies or (lambda layer: True))
+        return rule
+
+    return decorator
+
+
+def registered_layer_types() -> List[str]:
+    """Names of the layer classes the layerwise engine has a rule for."""
+    return sorted(cls.__name__ for cls in _RULES)
+
+
+def _conv_applies(layer) -> bool:
+    return layer.data_format == "channels_last" and layer.groups == 1 and tuple(layer.dilation_rate) == (1, 1)
+
+
+def _group_norm_applies(layer) -> bool:
+    return layer.axis in (-1, input_rank(layer) - 1)
+
+
+register_layer_rule(keras.layers.Dense)(_dense_terms)
+register_layer_rule(keras.layers.Conv2D, WSConv2D, applies=_conv_applies)(_conv_terms)
+register_layer_rule(keras.layers.GroupNormalization, applies=_group_norm_applies)(_group_norm_terms)
+
+
+def _layer_handler(layer) -> Optional[LayerRule]:
+    entry = _RULES.get(type(layer))
+    if entry is None or not entry[1](layer):
+        return None
+    return entry[0]
 
 
 def layerwise_unsupported(model: keras.Model) -> List[str]:
     """Why ``LayerwiseClipper`` cannot handle ``model`` (empty when it can)."""
-    if not getattr(model, "_is_graph_network", False):
+    if not is_functional(model):
         return [f"{model.name} is not a functional/Sequential model"]
     problems = []
     for layer in model.layers:
@@ -323,8 +360,8 @@ def layerwise_unsupported(model: keras.Model) -> List[str]:
             continue
         if _layer_handler(layer) is None:
             problems.append(f"layer {layer.name} ({type(layer).__name__}) has no per-example rule")
-        elif len(layer._inbound_nodes) != 1:
-            problems.append(f"layer {layer.name} is used {len(layer._inbound_nodes)} times")
+        elif call_count(layer) != 1:
+            problems.append(f"layer {layer.name} is used {call_count(layer)} times")
     covered = {id(w) for layer in model.layers if _layer_handler(layer) for w in layer.trainable_weights}
     if not problems and any(id(v) not in covered for v in model.trainable_variables):
         problems.append("some trainable variables belong to no supported layer")

@@ -13,8 +13,9 @@ noise, and Keras sums the replicas' gradients, so the noise is added once per st
 Randomness: the noise and augmentation of step t are pure functions of the run's keys
 (``tfdpfair.randomness.RunStreams``) and t, where t is the model's ``dp_step``
 variable. The keys and ``dp_step`` are variables of this model, so a checkpoint of it
-(``tf.train.Checkpoint(model=private)``) holds them and a restored run continues the
-streams where they stopped: it never redraws an earlier step's noise.
+(``tf.train.Checkpoint(model=private)``; add ``**tfdpfair.compat.checkpoint_extras(private)``
+for the weights on Keras 3, as ``train_classifier``'s checkpoints do) holds them and a restored
+run continues the streams where they stopped: it never redraws an earlier step's noise.
 """
 from __future__ import annotations
 
@@ -27,12 +28,12 @@ from tfdpfair.privacy.config import DPConfig
 from tfdpfair.privacy.mechanisms import privatize, step_seed
 from tfdpfair.privacy.per_example import make_clipper
 from tfdpfair.randomness import RunStreams
+from tfdpfair.compat import TRAIN_ON_BATCH_SPLITS_ACROSS_REPLICAS, keras, sublayers, update_compiled_metrics
 
-keras = tf.keras
 
 
 def _check_no_batch_norm(model: keras.Model) -> None:
-    for layer in model.submodules:
+    for layer in sublayers(model):
         if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable:
             raise ValueError(
                 f"layer {layer.name} is BatchNormalization, whose training-mode statistics mix examples and break "
@@ -89,10 +90,17 @@ class PrivateModel(keras.Model):
         self.dp_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="dp_step",
                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self._clipper = None
-        self._previous_grads: List[tf.Variable] = []
+        # DP-SAT's previous privatized gradient, in a tf.Module so that checkpoints hold it on both stacks
+        self._sat_state = tf.Module(name="dpsat")
+        self._sat_state.previous_grads = []
         if self.sat_radius > 0 and dp.enabled:
-            self._previous_grads = [tf.Variable(tf.zeros_like(v), trainable=False, name="dpsat_previous_grad")
-                                    for v in model.trainable_variables]
+            self._sat_state.previous_grads = [tf.Variable(tf.zeros_like(v), trainable=False,
+                                                          name="dpsat_previous_grad") for v in model.trainable_variables]
+
+    @property
+    def previous_grads(self) -> List[tf.Variable]:
+        """DP-SAT's state: the last step's privatized gradient, one variable per trainable variable (else [])."""
+        return list(self._sat_state.previous_grads)
 
     @property
     def multiplicity(self) -> int:
@@ -104,8 +112,17 @@ class PrivateModel(keras.Model):
     def compile(self, optimizer="sgd", loss=None, metrics=None, **kwargs):
         if kwargs.get("steps_per_execution", 1) != 1:
             raise ValueError("one fit batch is one DP step: steps_per_execution must be 1")
+        # Keras 3 turns XLA on by default where a GPU is present; the step's chunk loop (a while loop
+        # over TensorArrays) does not compile, and XLA made every DP step slower on CPU when measured.
+        kwargs.setdefault("jit_compile", False)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
         self._clipper = make_clipper(self.model, loss, method=self.method)
+
+    def train_on_batch(self, *args, **kwargs):
+        if not TRAIN_ON_BATCH_SPLITS_ACROSS_REPLICAS and self.distribute_strategy.num_replicas_in_sync > 1:
+            raise ValueError("Keras 3's train_on_batch gives every replica the whole batch, so each example would "
+                             "count once per replica against noise added once: use fit under a multi-replica strategy")
+        return super().train_on_batch(*args, **kwargs)
 
     # -- one chunk of examples -------------------------------------------------------------
     def _chunk(self, x, y, seed):
@@ -163,7 +180,7 @@ class PrivateModel(keras.Model):
     def ascent_perturbation(self, x, y) -> List[tf.Tensor]:
         """The SAM step e = ρ·d/‖d‖: d is the previous privatized gradient (DP-SAT) or this batch's gradient."""
         if self.dp.enabled:
-            direction = [tf.identity(g) for g in self._previous_grads]
+            direction = [tf.identity(g) for g in self._sat_state.previous_grads]
         else:
             r = self._clipper.gradient_sum(x, y)
             direction = r.sums
@@ -209,13 +226,11 @@ class PrivateModel(keras.Model):
                 regularization = tf.add_n(self.model.losses)
             extra = tape.gradient(regularization, variables, unconnected_gradients="zero")
             grads = [g + e / replicas for g, e in zip(grads, extra)]  # Keras sums the replicas' gradients
-        for slot, g in zip(self._previous_grads, grads):
+        for slot, g in zip(self._sat_state.previous_grads, grads):
             slot.assign(g)
         self.optimizer.apply_gradients(zip(grads, variables))
         self.dp_step.assign_add(1)
-        self.compiled_loss(labels, predictions)
-        self.compiled_metrics.update_state(labels, predictions)
-        return {m.name: m.result() for m in self.metrics}
+        return update_compiled_metrics(self, labels, predictions)
 
 
 def make_private(model: keras.Model, dp: DPConfig, **kwargs) -> PrivateModel:

@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 import tensorflow as tf
 
 from tfdpfair import serialization
+from tfdpfair.compat import checkpoint_extras, keras
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Restored:
     entropy: Optional[int]
 
 
-class EpochCheckpoint(tf.keras.callbacks.Callback):
+class EpochCheckpoint(keras.callbacks.Callback):
     """Saves the model (with its optimizer and streams), epoch, DP step count, history and callback state each epoch.
 
     Args:
@@ -71,7 +72,8 @@ class EpochCheckpoint(tf.keras.callbacks.Callback):
     def _checkpoint_manager(self, model) -> tf.train.CheckpointManager:
         if self._manager is None:
             ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=self._epoch,
-                                       dp_steps=self._dp_steps, state=self._state, arrays=self._arrays)
+                                       dp_steps=self._dp_steps, state=self._state, arrays=self._arrays,
+                                       **checkpoint_extras(model))
             self._manager = tf.train.CheckpointManager(ckpt, str(self.directory), max_to_keep=1)
         return self._manager
 

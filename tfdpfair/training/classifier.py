@@ -34,6 +34,7 @@ from tfdpfair.privacy.private_model import make_private
 from tfdpfair.randomness import RunStreams
 from tfdpfair.training.checkpoint import EpochCheckpoint
 from tfdpfair.training.config import BACKENDS, OPTIMIZERS, SAMPLINGS, TrainConfig  # noqa: F401
+from tfdpfair.compat import REDUCTION_NONE, keras
 
 
 
@@ -58,21 +59,22 @@ class TrainingRun:
     sampling: str = "shuffle"
 
 
-def _optimizer(train: TrainConfig) -> tf.keras.optimizers.Optimizer:
-    cls = {"sgd": tf.keras.optimizers.SGD, "adam": tf.keras.optimizers.Adam}[train.optimizer]
+def _optimizer(train: TrainConfig) -> keras.optimizers.Optimizer:
+    cls = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}[train.optimizer]
     if train.ema_decay is not None:
         return cls(learning_rate=train.learning_rate, use_ema=True, ema_momentum=train.ema_decay)
     return cls(learning_rate=train.learning_rate)
 
 
-def _loss(reduction=tf.keras.losses.Reduction.AUTO):
-    return tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=reduction)
+def _loss(*, per_example: bool = False):
+    kwargs = {"reduction": REDUCTION_NONE} if per_example else {}
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, **kwargs)
 
 
 def compile_for_training(
-    model: tf.keras.Model, *, dp: DPConfig, train: TrainConfig, expected_batch_size: Optional[float] = None,
+    model: keras.Model, *, dp: DPConfig, train: TrainConfig, expected_batch_size: Optional[float] = None,
     streams: Optional[RunStreams] = None,
-) -> tf.keras.Model:
+) -> keras.Model:
     """The compiled model to ``fit``: ``model`` itself, or a DP (or training-technique) wrapper sharing its weights.
 
     Loss: sparse categorical cross-entropy on logits; metric: accuracy. ``streams``: the
@@ -86,14 +88,14 @@ def compile_for_training(
                                  streams=streams)
         trainable.compile(optimizer=_optimizer(train), loss=_loss(), metrics=["accuracy"])
         return trainable
-    from tfdpfair.privacy import tfp  # TF Privacy only where asked for: the door to TF >= 2.16 stays open
+    from tfdpfair.privacy import tfp  # TF Privacy's Keras 2 backends, imported only where asked for
 
     if not dp.enabled or train.backend == "dp_model":
         trainable = tfp.make_dp_model(model, dp) if dp.enabled else model
         trainable.compile(optimizer=_optimizer(train), loss=_loss(), metrics=["accuracy"])
         return trainable
     optimizer = tfp.make_dp_optimizer(train.optimizer, dp, learning_rate=train.learning_rate)
-    model.compile(optimizer=optimizer, loss=_loss(tf.keras.losses.Reduction.NONE), metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss=_loss(per_example=True), metrics=["accuracy"])
     return model
 
 
@@ -106,7 +108,7 @@ def _resolve_streams(streams: Optional[RunStreams], seed: Optional[int], run_nam
 
 
 def train_classifier(
-    model: tf.keras.Model,
+    model: keras.Model,
     x: np.ndarray,
     y: np.ndarray,
     *,
@@ -117,7 +119,7 @@ def train_classifier(
     streams: Optional[RunStreams] = None,
     checkpoint_dir: Optional[Path] = None,
     resume: bool = False,
-    callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: Optional[int] = None,
 ) -> TrainingRun:
     """Fit ``model`` on (x, y), privately when ``dp.enabled``.
@@ -143,7 +145,7 @@ def train_classifier(
         if streams.secure and dp.enabled:
             raise InputError(f"secure noise needs backend 'tfdpfair': TF Privacy's {train.backend!r} draws its noise "
                              "from TensorFlow's seeded global generator")
-        tf.keras.utils.set_random_seed(streams.int_seed("noise"))
+        keras.utils.set_random_seed(streams.int_seed("noise"))
     trainable = compile_for_training(model, dp=dp, train=train,
                                      expected_batch_size=train.batch_size if poisson else None, streams=streams)
     budget = PrivacyBudget(dp=dp, sampling_rate=sampling_rate) if dp.enabled else None
@@ -178,15 +180,15 @@ def train_classifier(
         else:
             batches = shuffled_batches(x, y, batch_size=train.batch_size, seed=streams, epochs=train.epochs,
                                        initial_epoch=initial_epoch)
-        fit = trainable.fit(batches, epochs=train.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                            callbacks=all_callbacks, verbose=verbose)
+        fit = trainable.fit(batches, shuffle=False, epochs=train.epochs, initial_epoch=initial_epoch,
+                            steps_per_epoch=steps_per_epoch, callbacks=all_callbacks, verbose=verbose)
         if saver is not None:
             history = {k: list(v) for k, v in saver.history.items()}
         else:
             for key, values in fit.history.items():
                 history.setdefault(key, []).extend(float(v) for v in values)
     else:  # a checkpoint of a finished run: end it the way fit would have
-        if isinstance(trainable.optimizer, tf.keras.optimizers.Optimizer):
+        if isinstance(trainable.optimizer, keras.optimizers.Optimizer):
             trainable.optimizer.finalize_variable_values(trainable.trainable_variables)  # EMA weights, if any
         for callback in stateful:
             callback.set_model(trainable)
@@ -202,7 +204,7 @@ def train_classifier(
     )
 
 
-def evaluate_accuracy(model: tf.keras.Model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000) -> float:
+def evaluate_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000) -> float:
     """Top-1 accuracy of a logits model on (x, y), in [0, 1]."""
     logits = model.predict(x, batch_size=batch_size, verbose=0)
     return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y)))

@@ -34,8 +34,8 @@ from tfdpfair.privacy.per_example import make_clipper
 from tfdpfair.randomness import RunStreams
 from tfdpfair.training.checkpoint import EpochCheckpoint
 from tfdpfair.training.config import GANTrainConfig  # noqa: F401
+from tfdpfair.compat import keras
 
-keras = tf.keras
 BCE = keras.losses.BinaryCrossentropy(from_logits=True)
 
 
@@ -83,6 +83,7 @@ class DPGAN(keras.Model):
         return [self.d_loss_tracker, self.g_loss_tracker]
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
+        kwargs.setdefault("jit_compile", False)  # as make_private: Keras 3 would turn XLA on where a GPU is present
         super().compile(**kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
@@ -266,7 +267,7 @@ def train_gan(generator: keras.Model, discriminator: keras.Model, x: np.ndarray,
     if initial_epoch < epochs and stop.steps < config.max_steps and budget_left:
         ds = shuffled_batches(x, y if num_classes is not None else None, batch_size=per_batch, seed=streams,
                               epochs=epochs, initial_epoch=initial_epoch)
-        fit = gan.fit(ds, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+        fit = gan.fit(ds, shuffle=False, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                       callbacks=[stop] + callbacks, verbose=verbose)
         if saver is not None:
             history = {k: list(v) for k, v in saver.history.items()}

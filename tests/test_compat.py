@@ -1,0 +1,91 @@
+"""The stack-compatibility layer: the same answers on Keras 2 (pinned) and Keras 3 (current)."""
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfdpfair import compat, models
+from tfdpfair.compat import keras
+
+
+def test_the_stack_follows_the_tensorflow_version():
+    assert compat.STACK == ("current" if sys.version_info >= (3, 12) else "pinned")
+    legacy = compat._legacy_keras_requested()  # TF_USE_LEGACY_KERAS=1: Keras 2 (tf-keras) on the current stack
+    assert compat.KERAS3 is (compat.STACK == "current" and not legacy)
+    assert compat.describe().startswith(f"{compat.STACK} stack: Python {sys.version_info.major}.")
+    assert keras.Model is tf.keras.Model  # the Keras users import is the one TensorFlow uses
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def test_is_functional_sublayers_and_call_counts():
+    inputs = keras.Input((3,))
+    shared = keras.layers.Dense(3)
+    functional = keras.Model(inputs, keras.layers.Dense(2)(shared(shared(inputs))))
+    sequential = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+    subclassed = _Subclassed()
+    subclassed(np.zeros((1, 3), np.float32))
+    assert compat.is_functional(functional) and compat.is_functional(sequential)
+    assert not compat.is_functional(subclassed)
+    assert compat.call_count(shared) == 2 and compat.input_rank(shared) == 2
+    outer = keras.Model(inputs, sequential(inputs))
+    names = {type(layer).__name__ for layer in compat.sublayers(outer)}
+    assert {"Sequential", "Dense"} <= names
+
+
+def test_steps_per_execution():
+    model = models.get("logistic", input_shape=(2, 2, 1), num_classes=2)
+    model.compile(optimizer="sgd", loss="mse")
+    assert compat.steps_per_execution(model) == 1
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=3)
+    assert compat.steps_per_execution(model) == 3
+
+
+def test_a_checkpoint_with_the_extras_restores_non_trainable_weights_and_optimizer_slots(tmp_path):
+    """EMA averages and momentum slots come back on both stacks (Keras 3 alone would lose them)."""
+    def build():
+        keras.utils.set_random_seed(0)
+        model = models.get("logistic", input_shape=(2, 2, 1), num_classes=2)
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, use_ema=True, ema_momentum=0.5),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return model
+
+    x, y = np.random.default_rng(0).normal(size=(8, 2, 2, 1)).astype(np.float32), np.arange(8) % 2
+    model = build()
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    saved = [v.numpy().copy() for v in model.optimizer.variables]
+    path = tf.train.Checkpoint(model=model, optimizer=model.optimizer, **compat.checkpoint_extras(model)).save(
+        str(tmp_path / "c"))
+    fresh = build()
+    fresh.optimizer.build(fresh.trainable_variables)
+    ckpt = tf.train.Checkpoint(model=fresh, optimizer=fresh.optimizer, **compat.checkpoint_extras(fresh))
+    ckpt.restore(path).assert_existing_objects_matched()
+    restored = [v.numpy() for v in fresh.optimizer.variables]
+    assert len(saved) == len(restored) >= 4  # iterations, momentum slots, EMA averages (and the learning rate)
+    for a, b in zip(saved, restored):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.concatenate([w.ravel() for w in fresh.get_weights()]),
+                                  np.concatenate([w.ravel() for w in model.get_weights()]))
+
+
+def test_update_compiled_metrics_from_a_custom_train_step():
+    class Custom(keras.Model):
+        def train_step(self, data):
+            x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+            return compat.update_compiled_metrics(self, y, self(x, training=True))
+
+    inputs = keras.Input((2,))
+    model = Custom(inputs, keras.layers.Dense(2)(inputs))
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    logs = model.train_on_batch(np.ones((4, 2), np.float32), np.array([0, 1, 0, 1]), return_dict=True)
+    assert set(logs) >= {"loss", "accuracy"} and logs["accuracy"] == pytest.approx(0.5)

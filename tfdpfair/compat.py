@@ -1,0 +1,149 @@
+"""The one place where the two supported stacks differ (see README, "Stacks").
+
+* **current**: Python ≥ 3.12, TensorFlow ≥ 2.20, Keras 3 (``import keras``) on the TF backend;
+* **pinned**: Python 3.11, TensorFlow 2.15, Keras 2.15 (``import keras`` is ``tf.keras``).
+
+Everything in tfdpfair imports Keras as ``from tfdpfair.compat import keras``: the Keras a user
+imports on that machine. With ``TF_USE_LEGACY_KERAS=1`` set before TensorFlow is imported and
+``tf-keras`` installed, TensorFlow ≥ 2.16 uses Keras 2 (``tf_keras``) and so does tfdpfair; that
+is the only way TF Privacy's own Keras optimizers and ``DPModel`` run on the current stack.
+Nothing else in the package branches on versions: it calls the helpers below.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Dict, List
+
+import tensorflow as tf
+
+
+TF_VERSION = tuple(int(part) for part in tf.__version__.split(".")[:2])
+
+
+def _legacy_keras_requested() -> bool:
+    return os.environ.get("TF_USE_LEGACY_KERAS", "") in ("1", "true", "True")  # exactly TensorFlow's test
+
+
+def _import_keras():
+    if _legacy_keras_requested() and TF_VERSION >= (2, 16):
+        try:
+            import tf_keras  # noqa: F401
+        except ImportError:
+            raise ImportError("TF_USE_LEGACY_KERAS=1 is set but tf-keras is not installed: "
+                              "pip install -c constraints/current.txt tf-keras, or unset TF_USE_LEGACY_KERAS") from None
+        return tf_keras
+    import keras as keras_module
+
+    return keras_module
+
+
+keras = _import_keras()
+KERAS_MAJOR = int(keras.__version__.split(".")[0])
+KERAS3 = KERAS_MAJOR >= 3
+STACK = "current" if TF_VERSION >= (2, 16) else "pinned"
+
+#: Whether ``Model.train_on_batch`` splits the batch across the replicas of a ``tf.distribute``
+#: strategy. Keras 3 hands every replica the whole batch (only ``fit``/``evaluate`` distribute data).
+TRAIN_ON_BATCH_SPLITS_ACROSS_REPLICAS = not KERAS3
+
+#: Whether an optimizer's ``use_ema`` average starts at the weights after the first step (Keras 3)
+#: rather than at the initial weights (Keras 2); after that both update ``m·avg + (1 − m)·w``.
+EMA_STARTS_AFTER_FIRST_STEP = KERAS3
+
+#: ``reduction=`` value for one loss per example (a string both Keras versions accept).
+REDUCTION_NONE = "none"
+
+
+def describe() -> str:
+    """One line: which stack this process runs, e.g. ``current stack: Python 3.12.1, TensorFlow 2.21.0, Keras 3.15.1``."""
+    v = sys.version_info
+    return (f"{STACK} stack: Python {v.major}.{v.minor}.{v.micro}, TensorFlow {tf.__version__}, "
+            f"Keras {keras.__version__}")
+
+
+def is_functional(model) -> bool:
+    """True for a built functional or Sequential model (a graph of layers with known inputs)."""
+    if not KERAS3:
+        return bool(getattr(model, "_is_graph_network", False))
+    from keras.src.models.functional import Functional
+
+    if isinstance(model, keras.Sequential):
+        return getattr(model, "_functional", None) is not None
+    return isinstance(model, Functional)
+
+
+def sublayers(model) -> List:
+    """Every layer nested in ``model`` (recursively), ``model`` itself excluded."""
+    if KERAS3:
+        return list(model._flatten_layers(include_self=False, recursive=True))
+    return [m for m in model.submodules if isinstance(m, keras.layers.Layer)]
+
+
+def input_rank(layer) -> int:
+    """Rank (batch axis included) of the input a single-use layer of a functional model receives."""
+    return len(layer.input.shape)
+
+
+def call_count(layer) -> int:
+    """How many times ``layer`` is called in the functional graphs it belongs to."""
+    return len(layer._inbound_nodes)
+
+
+def update_compiled_metrics(model, labels, predictions) -> Dict[str, tf.Tensor]:
+    """Update the loss and metrics given to ``compile`` from a custom ``train_step``; return the logs."""
+    if KERAS3:
+        from keras.src.losses.loss import unscale_loss_for_distribution
+
+        loss = model.compute_loss(y=labels, y_pred=predictions, training=True)  # divided by the replicas
+        model._loss_tracker.update_state(unscale_loss_for_distribution(loss), sample_weight=tf.shape(predictions)[0])
+        return model.compute_metrics(None, labels, predictions, sample_weight=None)
+    model.compiled_loss(labels, predictions)
+    model.compiled_metrics.update_state(labels, predictions)
+    return {m.name: m.result() for m in model.metrics}
+
+
+def steps_per_execution(model) -> int:
+    """Batches a compiled model runs per call of its train function (1 unless compiled otherwise)."""
+    value = getattr(model, "steps_per_execution" if KERAS3 else "_steps_per_execution", None)
+    if value is None:
+        return 1
+    return int(value.numpy()) if hasattr(value, "numpy") else int(value)
+
+
+def checkpoint_extras(model) -> Dict[str, list]:
+    """What ``tf.train.Checkpoint(model=model, optimizer=...)`` misses, as extra checkpoint entries.
+
+    Keras 2 models and optimizers are complete trackables. Keras 3 keeps layers and most
+    variables in its own tracked lists, which TensorFlow's checkpoints do not follow (only
+    weights the optimizer references come back): we add every variable of the model
+    (non-trainable ones included: EMA averages, normalization statistics) and of each optimizer
+    it holds (``optimizer``, and e.g. a GAN's ``d_optimizer`` / ``g_optimizer``), keyed by each
+    variable's path (``dense/kernel``), so a changed architecture cannot load into the wrong variable.
+    """
+    if not KERAS3:
+        return {}
+    extras = {"keras_model_variables": _by_path(model.variables)}
+    for name in sorted(vars(model)):
+        value = getattr(model, name, None)
+        if isinstance(value, keras.optimizers.Optimizer):
+            extras[f"keras_optimizer_variables_{name.lstrip('_')}"] = _by_path(value.variables)
+    return extras
+
+
+def _by_path(variables) -> Dict[str, object]:
+    """{path: variable}; a path seen again (two sub-models with a layer of the same name) gets ``#k``."""
+    out: Dict[str, object] = {}
+    for v in variables:
+        key, k = v.path, 1
+        while key in out:
+            key, k = f"{v.path}#{k}", k + 1
+        out[key] = v
+    return out
+
+
+def legacy_keras_error(what: str) -> str:
+    """The one line that says how to get Keras 2 for ``what`` on the current stack."""
+    return (f"{what} needs Keras 2, and this process runs Keras {keras.__version__}: "
+            "pip install -c constraints/current.txt tf-keras and set TF_USE_LEGACY_KERAS=1 before "
+            "TensorFlow is imported (or use backend 'tfdpfair', which needs neither)")
