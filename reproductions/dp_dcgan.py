@@ -184,7 +184,6 @@ def _train_classifier(config, ctx, train, test, label, dp) -> dict:
     from tfdpfair.training import evaluate_accuracy, train_classifier
 
     def fit(unit: experiment.Unit) -> dict:
-        import tensorflow as tf
         from tfdpfair.compat import keras
 
         print(f"\n== classifier, {label}: {len(train)} training examples from {train.source} ==", flush=True)
@@ -268,7 +267,6 @@ def _train_dcgan(config, ctx, real_train, real_test, label, dp, gan_config) -> d
 
     def fit(unit: experiment.Unit) -> dict:
         import numpy as np
-        import tensorflow as tf
         from tfdpfair.compat import keras
 
         noise = f"sigma {dp.noise_multiplier:.3g}" if dp.enabled else "no noise"

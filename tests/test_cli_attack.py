@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfdpfair import data, models
 from tfdpfair.cli import main

@@ -134,7 +134,6 @@ class RunContext:
             npz = base.with_suffix(".npz")
             print(f"\n== {name}: done earlier, loaded from {stored} ==", flush=True)
             return serialization.unpack(stored.read_text(), npz.read_bytes() if npz.is_file() else b"")
-        import tensorflow as tf
         from tfdpfair.compat import keras
 
         streams = self.streams(name)

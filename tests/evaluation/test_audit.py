@@ -244,7 +244,6 @@ def test_one_run_audit_rejects_bad_input_before_training():
 @pytest.fixture(scope="module")
 def audit_setting():
     """400 real digits, 300 canaries of uniform noise with random labels, and a trainer of small MLPs."""
-    import tensorflow as tf
     from tfdpfair.compat import keras
 
     from tfdpfair import data, models

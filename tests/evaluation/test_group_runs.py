@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfdpfair.data import Dataset, imbalanced_split
 from tfdpfair.evaluation import fairness

@@ -1,7 +1,6 @@
 """GroupAccuracyCurve records overall and per-group accuracy at the right steps, private models included."""
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfdpfair.evaluation.learning_curves import GroupAccuracyCurve
 from tfdpfair.privacy import DPConfig, make_private

@@ -2,7 +2,6 @@ import warnings
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfdpfair import data, models
 from tfdpfair.errors import InputError

@@ -1,7 +1,6 @@
 """Loading torchvision ResNet weights: every tensor lands transposed in its layer, and computes what torch would."""
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfdpfair import models
 from tfdpfair.models.pretrained import PretrainedWeightsError, load_torchvision_resnet, torchvision_layer_map

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfdpfair import models
 from tfdpfair.compat import keras

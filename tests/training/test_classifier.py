@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfdpfair import data, models
 from tfdpfair.privacy import DPConfig, compute_epsilon

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from tfdpfair.data.subsets import GroupSplit
 from tfdpfair.evaluation.fairness import FairnessReport, fairness_report

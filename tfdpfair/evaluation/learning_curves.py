@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Dict, Hashable, List, Optional, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from tfdpfair.evaluation.fairness import group_accuracy
 from tfdpfair.compat import keras

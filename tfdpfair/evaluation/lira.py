@@ -270,7 +270,6 @@ def classifier_trainer(*, build: Callable[[], object], dp, train, seed: int, nam
     from the stream ``RunStreams(seed, f"{name}/{k}")``: no two shadow models share a draw.
     """
     def train_fn(x: np.ndarray, y: np.ndarray, *, index: int):
-        import tensorflow as tf
         from tfdpfair.compat import keras
 
         from tfdpfair.randomness import RunStreams

@@ -36,7 +36,7 @@ import contextlib
 import dataclasses
 import types
 import warnings
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd

@@ -40,7 +40,6 @@ def load(path):
         raise InputError(f"{path}: only Keras v3 '.keras' files are read (safe mode); re-save the model with "
                          "model.save('name.keras')")
     _load_builders()
-    import tensorflow as tf
     from tfdpfair.compat import keras
 
     try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import tensorflow as tf
 
 from tfdpfair.models.registry import register
 from tfdpfair.compat import keras

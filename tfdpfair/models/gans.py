@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from tfdpfair.models.registry import register
 from tfdpfair.compat import keras

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
-import tensorflow as tf
 
 from tfdpfair.errors import InputError
 from tfdpfair.compat import keras

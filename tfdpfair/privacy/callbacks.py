@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import tensorflow as tf
 
 from tfdpfair.errors import InputError
 from tfdpfair.privacy import accounting

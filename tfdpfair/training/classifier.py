@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from tfdpfair.data.augmentation import Augmentation
 from tfdpfair.data.pipeline import (poisson_batches, poisson_steps_per_epoch, shuffle_steps_per_epoch,
