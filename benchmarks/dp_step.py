@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Seconds per training step of DP-SGD implementations vs the non-private Keras step, measured in one run.
 
-Not a test (shared machines are noisy): median s/step over timed steps after warm-up,
-timed round-robin across methods, and ratios taken within this one process. Methods:
+Not a test (shared machines are noisy): median s/step of steps inside ``fit`` after warm-up,
+the methods taking turns, and ratios taken within this one process. Methods:
 
   keras_nonprivate   plain Keras ``fit`` step
   tfp_dp_optimizer   TF Privacy's DPKerasSGDOptimizer, one microbatch per example
@@ -100,23 +100,48 @@ def _batch(case: dict, batch: int):
     return (rng.uniform(size=(batch,) + case["shape"]).astype(np.float32), rng.integers(0, 10, size=batch))
 
 
-def measure(methods, name: str, *, steps: dict, batch=None, physical_batch_size=None) -> dict:
-    """Median s/step of each method, timed round-robin (one step of each in turn) so drift hits all alike."""
+class _StepTimer(keras.callbacks.Callback):
+    """Wall seconds of each training step inside ``fit`` (batch begin → batch end)."""
+
+    def __init__(self):
+        super().__init__()
+        self.times, self._start = [], None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+
+
+def _fit_steps(trainable, dataset, steps: int) -> list:
+    """Seconds of ``steps`` steps of ``fit``; the first step of the call is run but not returned."""
+    timer = _StepTimer()
+    trainable.fit(dataset, epochs=1, steps_per_epoch=steps + 1, verbose=0, callbacks=[timer], shuffle=False)
+    return timer.times[1:]
+
+
+def measure(methods, name: str, *, steps: dict, batch=None, physical_batch_size=None, rounds: int = 4) -> dict:
+    """Median s/step of each method inside ``fit`` (how training runs), in ``rounds`` turns per method.
+
+    The methods take turns (a few steps of each, repeated), so drift on a shared machine hits all alike.
+    ``fit`` rather than ``train_on_batch``: the latter's per-call overhead differs between Keras 2 and 3
+    and no training loop pays it.
+    """
     case = CASES[name]
     batch = batch or case["batch"]
     x, y = _batch(case, batch)
+    dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
     dp = DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0)
     trainables = {m: _trainable(m, name, dp, physical_batch_size) for m in methods}
     for trainable in trainables.values():
-        for _ in range(2):  # trace and warm up
-            trainable.train_on_batch(x, y)
+        _fit_steps(trainable, dataset, 1)  # trace and warm up
     times = {m: [] for m in methods}
-    for r in range(max(steps.values())):
+    turns = {m: min(rounds, steps[m]) for m in methods}
+    for r in range(rounds):
         for m in methods:
-            if r < steps[m]:
-                start = time.perf_counter()
-                trainables[m].train_on_batch(x, y)
-                times[m].append(time.perf_counter() - start)
+            if r < turns[m]:
+                times[m] += _fit_steps(trainables[m], dataset, -(-steps[m] // turns[m]))
     out = {}
     for m in methods:
         seconds = statistics.median(times[m])
@@ -169,7 +194,7 @@ def _cell(r: dict, method: str) -> str:
 def markdown(results: dict) -> str:
     """The side-by-side table of ``results`` = {stack: one run's result}, both stacks or one."""
     stacks = [s for s in STACKS if s in results]
-    lines = ["# DP step benchmark\n", "Median seconds per step, its ratio to the non-private Keras step of the same "
+    lines = ["# DP step benchmark\n", "Median seconds per step inside `fit`, its ratio to the non-private Keras step of the same "
              "stack and run, and peak resident memory (MB, a fresh process per method). Ratios are comparable "
              "across stacks; seconds only where both ran on the same machine.\n"]
     for stack in stacks:

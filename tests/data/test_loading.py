@@ -73,6 +73,16 @@ def test_tfds_source_with_mock_data():
     assert ds.x.shape == (6, 28, 28, 1) and ds.y.shape == (6,)
 
 
+def test_tfds_cifar100_has_the_100_fine_labels():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=8):
+        ds = data.load("cifar100", "train", source="tfds")
+    assert ds.source == "tfds:cifar100" and ds.x.shape == (8, 32, 32, 3)
+    assert ds.num_classes == 100 and len(ds.class_names) == 100  # names: the wheel ships no metadata to mock
+    assert ds.y.min() >= 0 and ds.y.max() < 100
+
+
 def test_tfds_celeb_a_is_cropped_to_64_with_40_attributes():
     import tensorflow_datasets as tfds
 

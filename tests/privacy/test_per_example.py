@@ -69,6 +69,22 @@ def test_engine_equals_the_definition(method, name, k):
     assert result.losses.shape == (5 * k,)
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "elu"])
+def test_activations_fused_into_layers(activation):
+    """∂L/∂z from the output (relu, tanh, sigmoid) or from the recomputed pre-activation (elu; WS conv always)."""
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((7, 7, 2))
+    h = keras.layers.Conv2D(4, 3, activation=activation)(inputs)
+    h = WSConv2D(3, 3, activation=activation)(h)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(5, activation=activation)(h)
+    model = keras.Model(inputs, keras.layers.Dense(3)(h))
+    x, y = _data((7, 7, 2), 6, 1, seed=3)
+    result = make_clipper(model, LOSS, method="layerwise").clipped_sum(x, y, l2_norm_clip=0.1)
+    for ours, ref in zip(result.sums, _reference(model, x.numpy(), y.numpy(), 0.1, 1)):
+        np.testing.assert_allclose(ours.numpy(), ref, atol=1e-6, rtol=1e-3)
+
+
 def test_layerwise_refuses_unsupported_layers_and_auto_falls_back():
     inputs = keras.Input((4,))
     h = keras.layers.Embedding(10, 3)(keras.layers.Lambda(lambda t: tf.cast(t, tf.int32))(inputs))

@@ -6,6 +6,7 @@ is loaded on first use.
 from tfdpfair.data.dataset import Dataset
 from tfdpfair.data.loading import DATASETS, SOURCES, DataUnavailableError, available_offline, load, names
 from tfdpfair.data.pipeline import poisson_batches, shuffled_batches
+from tfdpfair.data.skewed_domains import DomainSkewedSplit, skewed_domains, to_gray
 from tfdpfair.data.subsets import GroupSplit, SubsetError, cell_counts, imbalanced_split
 from tfdpfair.errors import DataFormatError
 
@@ -18,6 +19,6 @@ def __getattr__(name):  # augmentation imports TensorFlow: load it on first use
     raise AttributeError(f"module 'tfdpfair.data' has no attribute {name!r}")
 
 
-__all__ = ["Augmentation", "DATASETS", "SOURCES", "DataFormatError", "DataUnavailableError", "Dataset", "GroupSplit",
-           "SubsetError", "available_offline", "cell_counts", "imbalanced_split", "load", "names", "poisson_batches",
-           "shuffled_batches"]
+__all__ = ["Augmentation", "DATASETS", "SOURCES", "DataFormatError", "DataUnavailableError", "Dataset",
+           "DomainSkewedSplit", "GroupSplit", "SubsetError", "available_offline", "cell_counts", "imbalanced_split", "load",
+           "names", "poisson_batches", "shuffled_batches", "skewed_domains", "to_gray"]

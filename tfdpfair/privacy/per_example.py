@@ -132,10 +132,25 @@ def _scale_rows(t: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
     return t * tf.reshape(w, tf.concat([[-1], tf.ones([t.shape.rank - 1], tf.int32)], axis=0))
 
 
-def _pre_activation_grad(layer, a, y, dy, linear_fn):
-    """(∂L/∂z, z) for the pre-activation z = linear_fn(a), given the layer output y and ∂L/∂y."""
+# Activations whose derivative is a function of their output y = act(z): ∂L/∂z = ∂L/∂y · act'(z)
+# needs no second forward pass. (ReLU: z > 0 ⇔ y > 0, TensorFlow's own ReLU gradient.)
+_DERIVATIVE_FROM_OUTPUT = {
+    keras.activations.relu: lambda y: tf.cast(y > 0, y.dtype),
+    keras.activations.tanh: lambda y: 1.0 - tf.square(y),
+    keras.activations.sigmoid: lambda y: y * (1.0 - y),
+}
+
+
+def _pre_activation_grad(layer, a, y, dy, linear_fn, *, need_z: bool = False):
+    """(∂L/∂z, z) for the pre-activation z = linear_fn(a), given the layer output y and ∂L/∂y.
+
+    z is None when it was not needed: the activation's derivative comes from y and ``need_z`` is False.
+    """
     if layer.activation is keras.activations.linear:
         return dy, y
+    derivative = _DERIVATIVE_FROM_OUTPUT.get(layer.activation)
+    if derivative is not None and not need_z:
+        return dy * derivative(y), None
     z = linear_fn(a)
     with tf.GradientTape() as tape:
         tape.watch(z)
@@ -256,7 +271,8 @@ def _conv_terms(layer, a, y, dy, examples, multiplicity) -> _LayerTerms:
         z = layer.convolution_op(x, layer.kernel)
         return tf.nn.bias_add(z, layer.bias) if layer.use_bias else z
 
-    g, z = _pre_activation_grad(layer, a, y, dy, linear)
+    is_ws = isinstance(layer, WSConv2D)
+    g, z = _pre_activation_grad(layer, a, y, dy, linear, need_z=is_ws)
     sh, sw = layer.strides
     out_hw = tuple(g.shape[1:3])
     if None in out_hw or None in a.shape[1:]:
@@ -264,7 +280,6 @@ def _conv_terms(layer, a, y, dy, examples, multiplicity) -> _LayerTerms:
     padded = _same_padding(a, layer, out_hw) if layer.padding == "same" else a
     g_ex = _rows_to_examples(g, examples)
     positions = out_hw[0] * out_hw[1] * multiplicity
-    is_ws = isinstance(layer, WSConv2D)
     scale = tf.math.rsqrt(tf.nn.moments(layer.kernel, axes=[0, 1, 2])[1] + layer.ws_epsilon) if is_ws else None
     squared, patch_sums = _conv_patch_terms(layer, padded, out_hw, g_ex, examples, positions, scale)
     if is_ws:

@@ -172,7 +172,8 @@ def train_classifier(
         verbose = 1 if sys.stdout.isatty() else 2
     start = time.perf_counter()
     budget_left = budget is None or budget.remaining_steps() != 0
-    if initial_epoch < train.epochs and budget_left:
+    stopped_early = any(getattr(c, "finished", False) for c in stateful)  # e.g. EarlyStopping, restored
+    if initial_epoch < train.epochs and budget_left and not stopped_early:
         if poisson:
             batches = poisson_batches(x, y, sampling_rate=sampling_rate, seed=streams, epochs=train.epochs,
                                       initial_epoch=initial_epoch)

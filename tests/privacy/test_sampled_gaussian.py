@@ -1,0 +1,35 @@
+"""Fractional-order RDP of the subsampled Gaussian against numerical integration of its definition."""
+import dp_accounting
+import mpmath
+import pytest
+
+from tfdpfair.privacy import accounting  # noqa: F401  (installs the signed series where needed)
+from tfdpfair.privacy.sampled_gaussian import dp_accounting_series_is_signed, log_a_frac, use_signed_fractional_series
+
+CASES = [(32 / 24_000, 0.5, 1.5), (32 / 24_000, 0.5, 2.5), (0.01, 1.1, 3.5), (0.004, 1.3, 7.25), (0.1, 2.0, 1.75)]
+
+
+def _log_a_by_quadrature(q, sigma, alpha):
+    """log E_{z∼N(0,σ²)}[((1 − q) + q·exp((2z − 1)/(2σ²)))^α], integrated numerically (40 digits)."""
+    with mpmath.workdps(40):
+        f = lambda z: mpmath.npdf(z, 0, sigma) * ((1 - q) + q * mpmath.exp((2 * z - 1) / (2 * sigma ** 2))) ** alpha
+        return float(mpmath.log(mpmath.quad(f, [-mpmath.inf, -10 * sigma, 0, 1, 10 * sigma + 10, mpmath.inf])))
+
+
+@pytest.mark.parametrize("q,sigma,alpha", CASES)
+def test_log_a_frac_equals_the_integral(q, sigma, alpha):
+    assert log_a_frac(q, sigma, alpha) == pytest.approx(_log_a_by_quadrature(q, sigma, alpha), rel=1e-7)
+
+
+@pytest.mark.parametrize("q,sigma,alpha", CASES + [(0.01, 1.1, 3.0)])
+def test_the_accountant_we_use_gives_the_true_rdp_at_any_order(q, sigma, alpha):
+    accountant = dp_accounting.rdp.RdpAccountant(orders=[alpha])
+    accountant.compose(dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(sigma)), 7)
+    expected = 7 * _log_a_by_quadrature(q, sigma, alpha) / (alpha - 1)
+    assert accountant.rdp[0] == pytest.approx(expected, rel=1e-7)
+
+
+def test_installing_is_idempotent_and_leaves_a_signed_series():
+    assert dp_accounting_series_is_signed()
+    assert use_signed_fractional_series() is False
+
