@@ -159,6 +159,12 @@ def test_an_empty_poisson_batch_is_a_noise_only_step():
     assert np.std(noise) == pytest.approx(SIGMA * C, rel=0.1)
 
 
+def test_an_empty_fixed_size_batch_is_refused():
+    _, private = _private(DPConfig(l2_norm_clip=C, noise_multiplier=SIGMA))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="expected_batch_size"):
+        private.train_on_batch(np.zeros((0, 6, 6, 1), np.float32), np.zeros((0,), np.int64))
+
+
 def test_poisson_training_runs_and_counts_every_step():
     rng = np.random.default_rng(0)
     x, y = rng.uniform(size=(100, 6, 6, 1)).astype(np.float32), rng.integers(0, 4, 100)

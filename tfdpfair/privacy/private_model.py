@@ -143,14 +143,20 @@ class PrivateModel(keras.Model):
     def _gradient_sums(self, x, y, seed):
         """Σ over all chunks of the (clipped) per-example gradients, plus labels and predictions for metrics.
 
-        An empty batch (possible under Poisson sampling) contributes zero sums. Chunk i
-        augments with ``fold_in(seed, i)``.
+        An empty batch (possible under Poisson sampling, i.e. with ``expected_batch_size``) contributes
+        zero sums; without ``expected_batch_size`` batches have a fixed size and an empty one is an
+        error (the branch that would handle it costs ≈ 6 % of a WRN step on CPU). Chunk i augments
+        with ``fold_in(seed, i)``.
         """
         def empty():
             return ([tf.zeros_like(v) for v in self.model.trainable_variables], y[:0],
                     tf.zeros(tf.TensorShape([0]).concatenate(self.model.output.shape[1:]), self.model.output.dtype))
 
-        if x.shape[0] is not None and x.shape[0] > 0:  # fixed-size batches: no branch needed
+        if x.shape[0] is not None and x.shape[0] > 0:  # a static, non-zero batch size: no branch needed
+            return self._nonempty_sums(x, y, seed)
+        if self.expected_batch_size is None:
+            tf.debugging.assert_greater(tf.shape(x)[0], 0, message="an empty batch needs expected_batch_size "
+                                        "(Poisson sampling); fixed-size batches must not be empty")
             return self._nonempty_sums(x, y, seed)
         return tf.cond(tf.shape(x)[0] > 0, lambda: self._nonempty_sums(x, y, seed), empty)
 
