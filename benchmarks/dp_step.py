@@ -21,6 +21,7 @@ and a logical batch of 256 on WRN-16-4 processed whole vs in physical chunks of 
     python benchmarks/dp_step.py                # table; results_<stack>.json and results.md (both stacks)
     python benchmarks/dp_step.py --json         # one JSON object
     python benchmarks/dp_step.py --with-slow-wrn  # also TF Privacy's optimizer on WRN (≈ 22 s/step, ≈ 16 GB)
+    TF_ENABLE_ONEDNN_OPTS=1 python benchmarks/dp_step.py   # with TensorFlow's oneDNN kernels (see README)
 """
 from __future__ import annotations
 
@@ -152,7 +153,8 @@ def measure(methods, name: str, *, steps: dict, batch=None, physical_batch_size=
 
 def run(args) -> dict:
     out = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                       "tensorflow": tf.__version__, "stack": STACK, "describe": describe()}}
+                       "tensorflow": tf.__version__, "stack": STACK, "describe": describe(),
+                       "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "TensorFlow's default")}}
     for name, case in CASES.items():
         fast, slow = (args.steps, args.slow_steps) if name == "wincott_cnn" else (args.wrn_steps, 1)
         methods = [m for m in METHODS
@@ -200,7 +202,7 @@ def markdown(results: dict) -> str:
     for stack in stacks:
         m = results[stack]["machine"]
         lines.append(f"- {stack}: {m.get('describe', 'TensorFlow ' + m['tensorflow'])}; {m['cpus']} CPUs "
-                     f"({m['processor']})")
+                     f"({m['processor']}); TF_ENABLE_ONEDNN_OPTS: {m.get('onednn', 'not recorded')}")
     lines.append("")
     header = " | ".join(f"{s} s/step | {s} × non-private | {s} peak MB" for s in stacks)
     lines += [f"| model | batch | method | {header} |", "|---|---|---|" + "---|" * (3 * len(stacks))]
