@@ -1,8 +1,10 @@
 import dataclasses
+import time
 from typing import Optional
 
 import pytest
 
+from tfdpfair import experiment
 from tfdpfair.experiment import ConfigError, apply_overrides
 from tfdpfair.privacy import DPConfig
 from tfdpfair.reporting.rundir import in_use
@@ -178,3 +180,47 @@ def test_two_dry_runs_started_together_write_two_folders(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=120)[0].strip().splitlines()[-1] for p in procs]
     assert all(p.returncode == 0 for p in procs) and len(set(outs)) == 3, outs
+
+
+def _interrupt_swallowed_by_a_weakref_callback():
+    """SIGINT delivered while a weakref callback runs: CPython prints "Exception ignored" and carries on."""
+    import gc
+    import signal as signal_module
+    import weakref
+
+    class Thing:
+        pass
+
+    thing = Thing()
+    weakref.finalize(thing, signal_module.raise_signal, signal_module.SIGINT)  # the handler runs inside it
+    del thing
+    gc.collect()
+
+
+def test_an_interrupt_lost_in_a_weakref_callback_is_raised_again():
+    import signal as signal_module
+
+    interrupts = experiment._Interrupts(repeat=0.2)
+    previous = interrupts.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _interrupt_swallowed_by_a_weakref_callback()
+            deadline = time.time() + 5
+            while time.time() < deadline:  # without the repeat, nothing would interrupt this loop
+                time.sleep(0.01)
+        interrupts.acknowledge()
+        time.sleep(0.5)  # no further repeats once handled
+    finally:
+        interrupts.restore(previous)
+    assert interrupts.handled and interrupts.pending is None
+    assert signal_module.getsignal(signal_module.SIGINT) is not interrupts.handler
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the lost interrupt
+def test_python_alone_loses_that_interrupt():
+    """The premise of the test above: with the default handler the interrupt does not reach the caller."""
+    import signal as signal_module
+
+    if signal_module.getsignal(signal_module.SIGINT) is not signal_module.default_int_handler:
+        pytest.skip("this process does not use Python's default SIGINT handler")
+    _interrupt_swallowed_by_a_weakref_callback()  # no KeyboardInterrupt escapes
