@@ -2,6 +2,7 @@ import dataclasses
 import time
 from typing import Optional
 
+import numpy as np
 import pytest
 
 from tfdpfair import experiment
@@ -224,3 +225,35 @@ def test_python_alone_loses_that_interrupt():
     if signal_module.getsignal(signal_module.SIGINT) is not signal_module.default_int_handler:
         pytest.skip("this process does not use Python's default SIGINT handler")
     _interrupt_swallowed_by_a_weakref_callback()  # no KeyboardInterrupt escapes
+
+
+def test_unit_names_with_dots_are_distinct_units(tmp_path):
+    # "z=0.5" and "z=0.7" (and "eps0.9_sam0" vs "eps0.9_sam0.05") must not share a stored file: a Path
+    # "suffix" (".5", ".05_onion20") is part of the name, not an extension to replace
+    from tfdpfair.experiment import RunContext
+
+    ctx = RunContext(slug="toy", preset="smoke", out=tmp_path, data_dir=None, seed=0, resume=False)
+    names = ["runs/z=0.5", "runs/z=0.7", "runs/z=0", "m/ema0.9_sam0", "m/ema0.9_sam0.05", "m/ema0.9_sam0.05_onion20"]
+    for i, name in enumerate(names):
+        assert ctx.unit(name, lambda unit, i=i: {"i": i, "a": np.arange(i + 1)})["i"] == i
+    for i, name in enumerate(names):  # stored: loaded back without calling fn
+        stored = ctx.unit(name, lambda unit: pytest.fail(f"{name} was not stored"))
+        assert stored["i"] == i and len(stored["a"]) == i + 1
+    assert ctx.completed_units() == sorted(names)
+
+
+def test_a_run_folder_with_units_of_the_old_format_is_refused(tmp_path):
+    from tfdpfair.errors import InputError
+    from tfdpfair.experiment import RunContext
+
+    ctx = RunContext(slug="toy", preset="smoke", out=tmp_path, data_dir=None, seed=0, resume=True)
+    (tmp_path / "units" / "runs").mkdir(parents=True)
+    (tmp_path / "units" / "runs" / "z=0.json").write_text("{}")  # format 1: "z=0.5" and "z=0.7" both went here
+    with pytest.raises(InputError, match="older tfdpfair"):
+        ctx.unit("runs/z=0.5", lambda unit: pytest.fail("must not run"))
+    (tmp_path / "units" / "FORMAT").write_text("1\n")
+    with pytest.raises(InputError, match="unit format '1'"):
+        ctx.unit("runs/z=0.5", lambda unit: pytest.fail("must not run"))
+    fresh = RunContext(slug="toy", preset="smoke", out=tmp_path / "new", data_dir=None, seed=0, resume=False)
+    assert fresh.unit("runs/z=0.5", lambda unit: {"ok": 1}) == {"ok": 1}
+    assert (tmp_path / "new" / "units" / "FORMAT").read_text().strip() == "2"

@@ -23,8 +23,8 @@ SCRIPTS = sorted((REPO / "reproductions").glob("*.py"))
 SHARED_DATA = Path(os.environ.get("TFDPFAIR_SHARED_DATA", REPO.parent / "shared" / "data"))  # as in conftest.py
 
 
-# Scripts whose smoke preset needs a real dataset file (there is no embedded CelebA).
-NEEDS_DATA = {"neither_private_nor_fair": "celeba.npz"}
+# Scripts whose smoke preset needs a real dataset file (there is no embedded CelebA or CIFAR-10).
+NEEDS_DATA = {"neither_private_nor_fair": ("celeba.npz",), "generalization_tradeoffs": ("cifar10.npz",)}
 
 
 def _data_args():
@@ -32,8 +32,8 @@ def _data_args():
 
 
 def _skip_without_data(script):
-    needed = NEEDS_DATA.get(script.stem)
-    if needed and not (SHARED_DATA / needed).is_file():
+    needed = [name for name in NEEDS_DATA.get(script.stem, ()) if not (SHARED_DATA / name).is_file()]
+    if needed:
         pytest.skip(f"{script.stem} smoke needs {needed} in {SHARED_DATA} (set TFDPFAIR_SHARED_DATA)")
 
 

@@ -45,6 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow impo
 
 PRESETS = ("smoke", "quick", "paper")
 UNITS = "units"
+UNITS_FORMAT = "2"  # 2: a unit is stored as <name>.json (format 1 replaced a dotted "suffix": "z=0.5" → "z=0.json")
 
 
 class ConfigError(InputError):
@@ -113,7 +114,25 @@ class RunContext:
 
     def completed_units(self) -> List[str]:
         root = self.out / UNITS
-        return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.json")) if root.is_dir() else []
+        return sorted(str(p.relative_to(root))[:-len(".json")] for p in root.rglob("*.json")) if root.is_dir() else []
+
+    def _check_units_format(self) -> None:
+        """Refuse a run folder whose stored units use format 1 (where two names could share a file); mark new ones."""
+        from tfdpfair.reporting.files import write_text
+
+        root = self.out / UNITS
+        marker = root / "FORMAT"
+        if marker.is_file():
+            if marker.read_text().strip() != UNITS_FORMAT:
+                raise InputError(f"{self.out}: its stored runs use unit format {marker.read_text().strip()!r}, this "
+                                 f"tfdpfair reads {UNITS_FORMAT!r}; start a new run (another --out)")
+            return
+        if root.is_dir() and any(root.rglob("*.json")):
+            raise InputError(f"{self.out} holds runs stored by an older tfdpfair, whose unit files could be shared "
+                             "by two runs with dotted names (z=0.5 and z=0.7); its results may be wrong: start a new "
+                             "run (another --out)")
+        root.mkdir(parents=True, exist_ok=True)
+        write_text(marker, UNITS_FORMAT + "\n")
 
     def unit(self, name: str, fn: Callable[[Unit], dict]) -> dict:
         """Run ``fn(unit)`` once per run folder and return its result, stored as it finishes.
@@ -128,10 +147,12 @@ class RunContext:
         from tfdpfair import serialization
         from tfdpfair.reporting.files import write_bytes, write_text
 
+        self._check_units_format()
         base = self.out / UNITS / _unit_path(name)
-        stored = base.with_suffix(".json")
+        # name + ".json", never Path.with_suffix: a name such as "eps=0.5" has a "suffix" (".5") that with_suffix
+        # would replace, mapping "z=0.5" and "z=0.7" to one file (finished runs then load each other's results)
+        stored, npz = base.parent / (base.name + ".json"), base.parent / (base.name + ".npz")
         if stored.is_file():
-            npz = base.with_suffix(".npz")
             print(f"\n== {name}: done earlier, loaded from {stored} ==", flush=True)
             return serialization.unpack(stored.read_text(), npz.read_bytes() if npz.is_file() else b"")
         from tfdpfair.compat import keras
@@ -146,7 +167,7 @@ class RunContext:
         text, arrays = serialization.pack(result)
         base.parent.mkdir(parents=True, exist_ok=True)
         if arrays:
-            write_bytes(base.with_suffix(".npz"), arrays)
+            write_bytes(npz, arrays)
         write_text(stored, text)  # last: its presence marks the unit done
         shutil.rmtree(checkpoints, ignore_errors=True)
         return result

@@ -75,3 +75,24 @@ def test_resnet_width_scales_every_stage():
     assert narrow.count_params() == pytest.approx(models.get("resnet18", num_classes=2).count_params() / 16, rel=0.01)
     with pytest.raises(ValueError, match="width"):
         models.get("resnet18", width=0)
+
+
+def test_batchnorm_wrn_is_usable_in_inference_after_a_short_run():
+    # Keras's default momentum (0.99) leaves the moving statistics near their initial values after ~50 steps:
+    # measured, inference accuracy 31 % against 100 % in training mode. PyTorch's 0.1 (Keras 0.9) does not.
+    import numpy as np
+
+    from tfdpfair.privacy import DPConfig
+    from tfdpfair.training import TrainConfig, train_classifier
+    from tfdpfair.training.classifier import evaluate_accuracy
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    x = rng.random((600, 8, 8, 3)).astype("float32") * 0.2
+    for c in range(3):
+        x[y == c, c, :, c] = 1.0
+    model = models.get("wrn", depth=10, width=1, input_shape=(8, 8, 3), num_classes=3, norm="batch",
+                       weight_standardization=False)
+    train_classifier(model, x, y, dp=DPConfig().disabled(), train=TrainConfig(batch_size=32, epochs=3,
+                                                                                  learning_rate=0.05), verbose=0, seed=0)
+    assert evaluate_accuracy(model, x, y) > 0.9

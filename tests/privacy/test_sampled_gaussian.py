@@ -6,7 +6,9 @@ import pytest
 from tfdpfair.privacy import accounting  # noqa: F401  (installs the signed series where needed)
 from tfdpfair.privacy.sampled_gaussian import dp_accounting_series_is_signed, log_a_frac, use_signed_fractional_series
 
-CASES = [(32 / 24_000, 0.5, 1.5), (32 / 24_000, 0.5, 2.5), (0.01, 1.1, 3.5), (0.004, 1.3, 7.25), (0.1, 2.0, 1.75)]
+CASES = [(32 / 24_000, 0.5, 1.5), (32 / 24_000, 0.5, 2.5), (0.01, 1.1, 3.5), (0.004, 1.3, 7.25), (0.1, 2.0, 1.75),
+         # large q and σ (De et al.'s and Hassanpour et al.'s CIFAR batches; a smoke run's q = 0.5)
+         (0.08, 3.0, 2.5), (0.33, 10.0, 5.5), (0.33, 21.1, 10.9), (0.5, 1.0, 2.5)]
 
 
 def _log_a_by_quadrature(q, sigma, alpha):

@@ -2,7 +2,9 @@
 
 All are flat functional models (no nested sub-models), so the fast per-example
 engine sees every layer. ``norm="group"`` (default; required under DP) uses
-``GroupNormalization``; ``norm="batch"`` uses BatchNorm for non-private baselines.
+``GroupNormalization``; ``norm="batch"`` uses BatchNorm for non-private baselines, with
+PyTorch's settings (momentum 0.1 in PyTorch's convention, ε = 1e-5), which the papers'
+code and torchvision's ImageNet weights use.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from tfdpfair.models.registry import register
 from tfdpfair.compat import keras
 
 NORMS = ("group", "batch", "none")
+BN_MOMENTUM = 0.9  # moving statistics: new = 0.9·old + 0.1·batch. Keras's 0.99 needs hundreds of steps before
+BN_EPSILON = 1e-5  # inference-mode outputs are usable (measured: WRN-10 at 50 steps, train 100 %, inference 31 %)
 
 
 def _norm(x, norm: str, groups: int, name: str):
@@ -24,8 +28,8 @@ def _norm(x, norm: str, groups: int, name: str):
         g = groups if channels % groups == 0 else next(d for d in range(min(groups, channels), 0, -1)
                                                         if channels % d == 0)
         return keras.layers.GroupNormalization(groups=g, name=name)(x)
-    if norm == "batch":
-        return keras.layers.BatchNormalization(name=name)(x)
+    if norm == "batch":  # PyTorch's defaults (momentum 0.1 there): the papers' code, torchvision's weights
+        return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
     if norm == "none":
         return x
     raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")

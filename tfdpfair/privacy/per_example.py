@@ -7,7 +7,8 @@ Two engines compute the same thing, Σ_i clip(∇ℓ_i, C):
   ``a`` and output. From ``a`` and the gradient ``g`` of the summed loss with
   respect to the layer's pre-activation output, per-example gradient norms come
   from closed forms (Dense: ‖a‖·‖g‖, or the ghost-norm/materialised form for
-  sequences; Conv2D: image patches × g, or the ghost norm when cheaper; GroupNorm:
+  sequences; Conv2D: each example's kernel gradient from TensorFlow's own
+  filter backprop, or the ghost norm when cheaper; GroupNorm:
   per-example γ/β sums), and the clipped sum from one weighted backprop per layer
   (the Goodfellow / Opacus / "mixed ghost clipping" idea, in TensorFlow). Rules are
   registered per layer class (``register_layer_rule``, as Opacus registers grad samplers):
@@ -219,33 +220,41 @@ def _ws_backward(layer: WSConv2D, grad_std):
                       - k_hat * tf.reduce_mean(grad_std * k_hat, [0, 1, 2], keepdims=True))
 
 
-def _conv_patch_terms(layer, padded, out_hw, g_ex, examples, positions, scale):
-    """(Σ_c scale_c² ‖G_c‖², Σ_k patch) per example, G = Σ_p patch_p g_pᵀ the per-example kernel gradient.
+def _conv_kernel_sq_norms(layer, padded, out_hw, g_ex, examples, positions):
+    """‖G‖²_F per example, G = Σ_p patch_p g_pᵀ the example's kernel gradient (g_ex (B, K·P, C_out)).
 
-    Uses the ghost norm (patch Gram × output-gradient Gram) when there are few positions;
-    otherwise materialises G, from image patches when the layer has few input channels,
-    else as kh·kw shifted matmuls (``extract_patches`` is slow on CPU for wide layers).
+    The ghost norm (patch Gram × output-gradient Gram) when there are few positions; otherwise
+    each example's G from TensorFlow's own Conv2DBackpropFilter over the example's rows, one
+    example at a time. On CPU that is 1.3–4× faster than batched matmuls over shifted windows or
+    image patches on both stacks (those batched matmuls are 1.6× slower on TF 2.21 than on 2.15).
     """
     kh, kw = layer.kernel_size
     sh, sw = layer.strides
     channels_in, channels_out = padded.shape[-1], g_ex.shape[-1]
     fan_in = kh * kw * channels_in
-    g_scaled = g_ex if scale is None else g_ex * scale
-    ghost = positions is not None and positions * (fan_in + channels_out) < fan_in * channels_out
-    if ghost or channels_in < 16:  # ghost norm, or too few channels per shift for efficient matmuls
+    if positions is not None and positions * (fan_in + channels_out) < fan_in * channels_out:
         patches = tf.image.extract_patches(padded, [1, kh, kw, 1], [1, sh, sw, 1], [1, 1, 1, 1], "VALID")
-        p_ex = _rows_to_examples(patches, examples)
-        return _outer_sq_norms(p_ex, g_scaled, positions), tf.reduce_sum(p_ex, -1)
-    column, patch_sums = 0.0, 0.0
-    ho, wo = out_hw
-    for dy in range(kh):
-        for dx in range(kw):
-            window = padded[:, dy:dy + sh * (ho - 1) + 1:sh, dx:dx + sw * (wo - 1) + 1:sw, :]
-            w_ex = _rows_to_examples(window, examples)  # (B, K·P, C_in)
-            block = tf.matmul(w_ex, g_scaled, transpose_a=True)  # (B, C_in, C_out): one block of G
-            column += tf.reduce_sum(tf.square(block), [1, 2])
-            patch_sums += tf.reduce_sum(w_ex, -1)
-    return column, patch_sums
+        return _outer_sq_norms(_rows_to_examples(patches, examples), g_ex, positions)
+    inputs = tf.reshape(padded, tf.concat([[examples, -1], tf.shape(padded)[1:]], axis=0))
+    grads = tf.reshape(g_ex, tf.stack([examples, -1, out_hw[0], out_hw[1], channels_out]))
+
+    def one_example(rows):
+        x, g = rows
+        kernel_grad = tf.raw_ops.Conv2DBackpropFilter(
+            input=x, filter_sizes=[kh, kw, channels_in, channels_out], out_backprop=g,
+            strides=[1, sh, sw, 1], padding="VALID", data_format="NHWC")
+        return tf.reduce_sum(tf.square(kernel_grad))
+
+    return tf.map_fn(one_example, (inputs, grads), fn_output_signature=padded.dtype)
+
+
+def _patch_sums(layer, padded, examples):
+    """(B, K·P): the sum of each output position's input patch (all kh·kw·C_in values)."""
+    kh, kw = layer.kernel_size
+    sh, sw = layer.strides
+    box = tf.ones([kh, kw, 1, 1], padded.dtype)
+    sums = tf.nn.conv2d(tf.reduce_sum(padded, -1, keepdims=True), box, [1, sh, sw, 1], "VALID")
+    return _rows_to_examples(sums, examples)[..., 0]
 
 
 def _ws_correction(layer: WSConv2D, patch_sums, g_ex, z_ex):
@@ -280,11 +289,14 @@ def _conv_terms(layer, a, y, dy, examples, multiplicity) -> _LayerTerms:
     padded = _same_padding(a, layer, out_hw) if layer.padding == "same" else a
     g_ex = _rows_to_examples(g, examples)
     positions = out_hw[0] * out_hw[1] * multiplicity
-    scale = tf.math.rsqrt(tf.nn.moments(layer.kernel, axes=[0, 1, 2])[1] + layer.ws_epsilon) if is_ws else None
-    squared, patch_sums = _conv_patch_terms(layer, padded, out_hw, g_ex, examples, positions, scale)
-    if is_ws:
+    if is_ws:  # Σ_c s_c² ‖G_c‖² with s the standardization's per-channel scale, then WS's correction
+        scale = tf.math.rsqrt(tf.nn.moments(layer.kernel, axes=[0, 1, 2])[1] + layer.ws_epsilon)
+        squared = _conv_kernel_sq_norms(layer, padded, out_hw, g_ex * scale, examples, positions)
         z_conv = z - layer.bias if layer.use_bias else z
-        squared = squared - _ws_correction(layer, patch_sums, g_ex, _rows_to_examples(z_conv, examples))
+        squared = squared - _ws_correction(
+            layer, _patch_sums(layer, padded, examples), g_ex, _rows_to_examples(z_conv, examples))
+    else:
+        squared = _conv_kernel_sq_norms(layer, padded, out_hw, g_ex, examples, positions)
     bias_sq, bias_fn = _bias_terms(layer, g, examples)
 
     def weighted(w):

@@ -91,7 +91,8 @@ def plot_lines(series, *, xlabel: str, ylabel: str, title: str = "", intervals=N
     for label, points in series.items():
         xs = [categories.index(x) if categorical_x else x for x, _ in points]
         ys = [y for _, y in points]
-        (line,) = ax.plot(xs, ys, marker="o", markersize=4, label=label, **(styles or {}).get(label, {}))
+        style = {"marker": "o", "markersize": 4, **(styles or {}).get(label, {})}
+        (line,) = ax.plot(xs, ys, label=label, **style)
         if intervals and label in intervals:  # drawn as ranges: a percentile interval need not contain the value
             lows, highs = zip(*intervals[label])
             ax.vlines(xs, lows, highs, color=line.get_color(), alpha=0.6, linewidth=1.5)

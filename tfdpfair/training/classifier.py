@@ -65,9 +65,17 @@ def _optimizer(train: TrainConfig) -> keras.optimizers.Optimizer:
     return cls(learning_rate=train.learning_rate)
 
 
-def _loss(*, per_example: bool = False):
+def _loss(train: TrainConfig, *, per_example: bool = False):
     kwargs = {"reduction": REDUCTION_NONE} if per_example else {}
+    if train.loss == "binary":
+        return keras.losses.BinaryCrossentropy(from_logits=True, **kwargs)
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True, **kwargs)
+
+
+def _metrics(train: TrainConfig) -> list:
+    if train.loss == "binary":  # logits: positive above 0
+        return [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)]
+    return ["accuracy"]
 
 
 def compile_for_training(
@@ -85,16 +93,16 @@ def compile_for_training(
         trainable = make_private(model, dp, physical_batch_size=train.physical_batch_size, augmentation=augmentation,
                                  sat_radius=train.sam_radius, expected_batch_size=expected_batch_size,
                                  streams=streams)
-        trainable.compile(optimizer=_optimizer(train), loss=_loss(), metrics=["accuracy"])
+        trainable.compile(optimizer=_optimizer(train), loss=_loss(train), metrics=_metrics(train))
         return trainable
     from tfdpfair.privacy import tfp  # TF Privacy's Keras 2 backends, imported only where asked for
 
     if not dp.enabled or train.backend == "dp_model":
         trainable = tfp.make_dp_model(model, dp) if dp.enabled else model
-        trainable.compile(optimizer=_optimizer(train), loss=_loss(), metrics=["accuracy"])
+        trainable.compile(optimizer=_optimizer(train), loss=_loss(train), metrics=_metrics(train))
         return trainable
     optimizer = tfp.make_dp_optimizer(train.optimizer, dp, learning_rate=train.learning_rate)
-    model.compile(optimizer=optimizer, loss=_loss(per_example=True), metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss=_loss(train, per_example=True), metrics=_metrics(train))
     return model
 
 
@@ -123,7 +131,7 @@ def train_classifier(
 ) -> TrainingRun:
     """Fit ``model`` on (x, y), privately when ``dp.enabled``.
 
-    ``x`` is float in [0, 1], ``y`` integer labels. Under DP, a ``PrivacyBudget``
+    ``x`` is float in [0, 1], ``y`` integer labels (0/1 rows with ``train.loss="binary"``). Under DP, a ``PrivacyBudget``
     callback counts steps, logs ε each epoch and enforces ``dp.target_epsilon``.
 
     Randomness: ``streams``, or ``RunStreams(seed=seed, name=run_name)``. Give every

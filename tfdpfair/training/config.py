@@ -11,6 +11,7 @@ from tfdpfair.privacy.config import POLICIES
 OPTIMIZERS = ("sgd", "adam")
 BACKENDS = ("tfdpfair", "dp_model", "dp_optimizer")  # the last two: TF Privacy (tfdpfair.privacy.tfp)
 SAMPLINGS = ("shuffle", "poisson")
+LOSSES = ("categorical", "binary")  # one class per example (integer labels) / several binary attributes (0/1 rows)
 
 
 def _check_int(value, name: str, minimum: int) -> None:
@@ -46,6 +47,8 @@ class TrainConfig:
         and evaluate (and save) the averaged weights after training.
       sampling: ``shuffle`` (reshuffled fixed-size batches) or ``poisson`` (each example
         in each step independently with probability q, as the accountant assumes).
+      loss: ``categorical`` (integer labels, softmax cross-entropy on logits) or ``binary``
+        (multi-label: 0/1 rows, sigmoid cross-entropy on each logit, averaged per example).
     """
 
     batch_size: int = 250
@@ -58,6 +61,7 @@ class TrainConfig:
     sam_radius: float = 0.0
     ema_decay: Optional[float] = None
     sampling: str = "shuffle"
+    loss: str = "categorical"
 
     def __post_init__(self) -> None:
         _check_int(self.batch_size, "batch_size", 1)
@@ -65,7 +69,7 @@ class TrainConfig:
         _check_positive(self.learning_rate, "learning_rate")
         _check_float(self.sam_radius, "sam_radius")
         for value, allowed, what in ((self.optimizer, OPTIMIZERS, "optimizer"), (self.backend, BACKENDS, "backend"),
-                                     (self.sampling, SAMPLINGS, "sampling")):
+                                     (self.sampling, SAMPLINGS, "sampling"), (self.loss, LOSSES, "loss")):
             if value not in allowed:
                 raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
         if self.physical_batch_size is not None and self.physical_batch_size < 1:
