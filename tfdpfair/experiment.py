@@ -117,9 +117,7 @@ class RunContext:
         return sorted(str(p.relative_to(root))[:-len(".json")] for p in root.rglob("*.json")) if root.is_dir() else []
 
     def _check_units_format(self) -> None:
-        """Refuse a run folder whose stored units use format 1 (where two names could share a file); mark new ones."""
-        from tfdpfair.reporting.files import write_text
-
+        """Refuse a run folder whose stored units use format 1 (where two names could share a file)."""
         root = self.out / UNITS
         marker = root / "FORMAT"
         if marker.is_file():
@@ -131,8 +129,6 @@ class RunContext:
             raise InputError(f"{self.out} holds runs stored by an older tfdpfair, whose unit files could be shared "
                              "by two runs with dotted names (z=0.5 and z=0.7); its results may be wrong: start a new "
                              "run (another --out)")
-        root.mkdir(parents=True, exist_ok=True)
-        write_text(marker, UNITS_FORMAT + "\n")
 
     def unit(self, name: str, fn: Callable[[Unit], dict]) -> dict:
         """Run ``fn(unit)`` once per run folder and return its result, stored as it finishes.
@@ -166,6 +162,8 @@ class RunContext:
         result = fn(Unit(name=name, checkpoint_dir=checkpoints, resume=resume, streams=streams, out=self.out))
         text, arrays = serialization.pack(result)
         base.parent.mkdir(parents=True, exist_ok=True)
+        if not (self.out / UNITS / "FORMAT").is_file():  # written with the first stored unit (see _check_units_format)
+            write_text(self.out / UNITS / "FORMAT", UNITS_FORMAT + "\n")
         if arrays:
             write_bytes(npz, arrays)
         write_text(stored, text)  # last: its presence marks the unit done

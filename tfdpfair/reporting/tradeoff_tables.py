@@ -270,10 +270,10 @@ def run_table(results: Results, runs: Dict[str, object]) -> None:
                      " ".join(f"{k} {v:.3f}" for k, v in run.auc.items()),
                      "—" if run.bias is None else f"{run.bias:.3f}",
                      "—" if run.harmonic is None else f"{run.harmonic:.3f}",
-                     "—" if eps is None else f"{eps.epsilon_classic:.2f} (σ {eps.noise_multiplier:.2f})",
+                     "—" if eps is None else f"{eps.epsilon:.2f} (σ {eps.noise_multiplier:.2f})",
                      run.training.steps, run.stopped_epoch or "—", round(run.training.seconds, 1)])
     results.tables.append({"title": "Every model (accuracy per test domain in %; GGap = validation − training, pp)",
-                           "header": ["model", "accuracy %", "GGap", "AUC", "bias", "HS", "ε classic",
+                           "header": ["model", "accuracy %", "GGap", "AUC", "bias", "HS", "ε",
                                       "steps", "stopped at epoch", "seconds"], "rows": rows})
 
 
