@@ -25,7 +25,7 @@ from tfdpfair.compat import keras
 from tfdpfair.data.attribute_task import AttributeTask, attribute_task, is_woman
 from tfdpfair.data.dataset import Dataset
 from tfdpfair.errors import InputError
-from tfdpfair.evaluation.technique_runs import Techniques
+from tfdpfair.evaluation.technique_runs import Techniques, from_stored, to_stored
 from tfdpfair.evaluation.tradeoffs import gender_bias, gender_skew, gender_weighted_average_precision
 from tfdpfair.privacy import DPConfig
 from tfdpfair.randomness import RunStreams
@@ -119,21 +119,11 @@ class AttributeRun:
         return float(np.mean(chosen)) if len(chosen) else float("nan")
 
     def to_stored(self) -> dict:
-        stored = dataclasses.asdict(self)
-        training = dataclasses.asdict(self.training)
-        training["privacy"] = dataclasses.asdict(self.training.privacy) if self.training.privacy else None
-        stored["training"] = training
-        return stored
+        return to_stored(self)
 
     @classmethod
     def from_stored(cls, stored: dict) -> "AttributeRun":
-        from tfdpfair.privacy.accounting import PrivacySpend
-
-        stored = dict(stored)
-        training = dict(stored["training"])
-        training["privacy"] = PrivacySpend(**training["privacy"]) if training["privacy"] else None
-        stored["training"] = TrainingRun(**training)
-        return cls(**stored)
+        return from_stored(cls, stored)
 
 
 def _logits(model, x: np.ndarray) -> np.ndarray:

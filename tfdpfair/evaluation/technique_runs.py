@@ -221,21 +221,27 @@ class TechniqueRun:
         return harmonic_score(accuracy=self.mean_accuracy, auc=self.reported_auc, bias=self.bias)
 
     def to_stored(self) -> dict:
-        stored = dataclasses.asdict(self)
-        training = dataclasses.asdict(self.training)
-        training["privacy"] = dataclasses.asdict(self.training.privacy) if self.training.privacy else None
-        stored["training"] = training
-        return stored
+        return to_stored(self)
 
     @classmethod
     def from_stored(cls, stored: dict) -> "TechniqueRun":
-        from tfdpfair.privacy.accounting import PrivacySpend
+        return from_stored(cls, stored)
 
-        stored = dict(stored)
-        training = dict(stored["training"])
-        training["privacy"] = PrivacySpend(**training["privacy"]) if training["privacy"] else None
-        stored["training"] = TrainingRun(**training)
-        return cls(**stored)
+
+def to_stored(run) -> dict:
+    """A run dataclass holding a ``training: TrainingRun`` as a JSON-able dict (``from_stored`` inverts it)."""
+    stored = dataclasses.asdict(run)
+    stored["training"] = dataclasses.asdict(run.training)  # its PrivacySpend (or None) becomes a dict (or None)
+    return stored
+
+
+def from_stored(cls, stored: dict):
+    """``cls(**stored)`` with its ``training`` (and that run's privacy spend) rebuilt."""
+    from tfdpfair.privacy.accounting import PrivacySpend
+
+    stored, training = dict(stored), dict(stored["training"])
+    training["privacy"] = PrivacySpend(**training["privacy"]) if training["privacy"] else None
+    return cls(**{**stored, "training": TrainingRun(**training)})
 
 
 class MembershipCurve(keras.callbacks.Callback):
