@@ -20,6 +20,7 @@ and a logical batch of 256 on WRN-16-4 processed whole vs in physical chunks of 
 
     python benchmarks/dp_step.py                # table; results_<stack>.json and results.md (both stacks)
     python benchmarks/dp_step.py --json         # one JSON object
+    python benchmarks/dp_step.py --ratios-only  # the two ratios only (≈ 3 min), appended to ratio_runs.jsonl
     python benchmarks/dp_step.py --with-slow-wrn  # also TF Privacy's optimizer on WRN (≈ 22 s/step, ≈ 16 GB)
     TF_ENABLE_ONEDNN_OPTS=1 python benchmarks/dp_step.py   # with TensorFlow's oneDNN kernels (see README)
 """
@@ -122,7 +123,8 @@ def _fit_steps(trainable, dataset, steps: int) -> list:
     return timer.times[1:]
 
 
-def measure(methods, name: str, *, steps: dict, batch=None, physical_batch_size=None, rounds: int = 4) -> dict:
+def measure(methods, name: str, *, steps: dict, batch=None, physical_batch_size=None, rounds: int = 4,
+            memory: bool = True) -> dict:
     """Median s/step of each method inside ``fit`` (how training runs), in ``rounds`` turns per method.
 
     The methods take turns (a few steps of each, repeated), so drift on a shared machine hits all alike.
@@ -147,7 +149,7 @@ def measure(methods, name: str, *, steps: dict, batch=None, physical_batch_size=
     for m in methods:
         seconds = statistics.median(times[m])
         out[m] = {"seconds_per_step": seconds, "examples_per_second": batch / seconds,
-                  "peak_memory_mb": peak_memory_mb(m, name, batch, physical_batch_size)}
+                  "peak_memory_mb": peak_memory_mb(m, name, batch, physical_batch_size) if memory else float("nan")}
     return out
 
 
@@ -182,7 +184,41 @@ def run(args) -> dict:
     return out
 
 
+def ratios_only(args) -> dict:
+    """tfdpfair's s/step over the non-private step on both models, nothing else (a few minutes; for repeats)."""
+    out = {"stack": STACK, "describe": describe(), "time": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    methods = ["keras_nonprivate", "tfdpfair"]
+    for name in CASES:
+        steps = args.steps if name == "wincott_cnn" else args.wrn_steps
+        print(f"  measuring {name}: {', '.join(methods)} ...", flush=True)
+        rows = measure(methods, name, steps={m: steps for m in methods}, memory=False)
+        seconds = {m: r["seconds_per_step"] for m, r in rows.items()}
+        out[name] = {"seconds_per_step": seconds, "dp_over_nonprivate": seconds["tfdpfair"] / seconds["keras_nonprivate"]}
+    return out
+
+
 STACKS = ("pinned", "current")
+RATIO_RUNS = "ratio_runs.jsonl"
+
+
+def _ratio_runs_section(runs: list) -> list:
+    """Markdown lines: every ``--ratios-only`` run's two ratios per stack, with their range."""
+    if not runs:
+        return []
+    lines = ["", "## Repeated runs (`--ratios-only`: the non-private and tfdpfair steps only, one process each)", "",
+             "| stack | when | wincott_cnn × non-private | wrn16_4 × non-private | wrn16_4 tfdpfair s/step |",
+             "|---|---|---|---|---|"]
+    for r in runs:
+        lines.append(f"| {r['stack']} | {r['time']} | {r['wincott_cnn']['dp_over_nonprivate']:.2f} | "
+                     f"{r['wrn16_4']['dp_over_nonprivate']:.2f} | {r['wrn16_4']['seconds_per_step']['tfdpfair']:.3f} |")
+    lines.append("")
+    for stack in STACKS:
+        mine = [r for r in runs if r["stack"] == stack]
+        if mine:
+            spans = [f"{name} {min(r[name]['dp_over_nonprivate'] for r in mine):.2f}–"
+                     f"{max(r[name]['dp_over_nonprivate'] for r in mine):.2f}×" for name in CASES]
+            lines.append(f"- {stack}: {len(mine)} runs; " + ", ".join(spans))
+    return lines
 
 
 def _cell(r: dict, method: str) -> str:
@@ -193,8 +229,8 @@ def _cell(r: dict, method: str) -> str:
     return f"{s:.4f} | {s / base:.2f} | {r['peak_memory_mb'][method]:.0f}"
 
 
-def markdown(results: dict) -> str:
-    """The side-by-side table of ``results`` = {stack: one run's result}, both stacks or one."""
+def markdown(results: dict, ratio_runs: tuple = ()) -> str:
+    """The side-by-side table of ``results`` = {stack: one run's result}, both stacks or one, then ``ratio_runs``."""
     stacks = [s for s in STACKS if s in results]
     lines = ["# DP step benchmark\n", "Median seconds per step inside `fit`, its ratio to the non-private Keras step of the same "
              "stack and run, and peak resident memory (MB, a fresh process per method). Ratios are comparable "
@@ -224,6 +260,7 @@ def markdown(results: dict) -> str:
         lines.append(f"- {stack}, WRN-16-4, logical batch 256: whole batch {lb['whole']['seconds_per_step']:.2f} s/step, "
                      f"peak {lb['whole']['peak_memory_mb']:.0f} MB; physical chunks of 32 "
                      f"{lb['physical_32']['seconds_per_step']:.2f} s/step, peak {lb['physical_32']['peak_memory_mb']:.0f} MB")
+    lines += _ratio_runs_section(list(ratio_runs))
     return "\n".join(lines) + "\n"
 
 
@@ -244,17 +281,27 @@ def main() -> None:
     p.add_argument("--wrn-steps", type=int, default=5, help="timed steps per method on WRN-16-4")
     p.add_argument("--with-slow-wrn", action="store_true", help="also time TF Privacy's optimizer on WRN-16-4")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--ratios-only", action="store_true",
+                   help=f"time only the non-private and tfdpfair steps (no TF Privacy, XLA, memory or logical batch) "
+                        f"and append the ratios to {RATIO_RUNS} beside --out; repeat it to see the machine's spread")
     p.add_argument("--out", default=str(Path(__file__).with_name("results.md")),
                    help="the side-by-side table, from this run and the other stack's results_<stack>.json beside it")
     args = p.parse_args()
     if STACK == "current" and not KERAS3:
         p.error("TF_USE_LEGACY_KERAS=1 runs Keras 2 on the current stack: unset it to measure the current stack")
-    result = run(args)
     folder = Path(args.out).parent
-    (folder / f"results_{STACK}.json").write_text(json.dumps(result, indent=1) + "\n")
+    if args.ratios_only:
+        result = ratios_only(args)
+        with open(folder / RATIO_RUNS, "a") as f:
+            f.write(json.dumps(result) + "\n")
+    else:
+        result = run(args)
+        (folder / f"results_{STACK}.json").write_text(json.dumps(result, indent=1) + "\n")
     results = {stack: json.loads((folder / f"results_{stack}.json").read_text()) for stack in STACKS
                if (folder / f"results_{stack}.json").exists()}
-    text = markdown(results)
+    runs = [json.loads(line) for line in (folder / RATIO_RUNS).read_text().splitlines()] \
+        if (folder / RATIO_RUNS).exists() else []
+    text = markdown(results, runs)
     Path(args.out).write_text(text)
     print(json.dumps(result) if args.json else text)
 

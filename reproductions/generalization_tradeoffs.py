@@ -106,6 +106,7 @@ class Config:
       train_size / test_size: class-balanced training images (after the validation split)
         and test images; None = all.
       validation_fraction: share of each class held out from training, in (0, 1).
+      validation_size: class-balanced validation images instead (None: ``validation_fraction``).
       downsample: images are shrunk by this integer factor (1 = 32 px).
       depth / width / gn_groups: the WRN (16-4 in the paper for CIFAR-10) and GroupNorm's groups.
       train / dp_train: optimisation without / with DP (epochs, learning rate, SGD; the
@@ -125,6 +126,7 @@ class Config:
       rungs: which rungs of the ladder the ablation trains (BL and +SAT always).
       variants: the datasets of the ablation, individual and onion stages: ``unbiased``
         and / or ``skewed`` (dp_sat and skew need ``unbiased``).
+      individual_variants: those of ``variants`` that the individual stage (Table 8) trains.
       celeba_sizes: CelebA training (None: the rest), validation and test images.
       celeba_downsample: CelebA's 64 px images are shrunk by this factor.
       celeba_attack_examples: members (and non-members) of each attribute's attack.
@@ -138,6 +140,7 @@ class Config:
     train_size: Optional[int] = None
     test_size: Optional[int] = None
     validation_fraction: float = 0.1
+    validation_size: Optional[int] = None
     downsample: int = 1
     depth: int = 16
     width: int = 4
@@ -167,6 +170,7 @@ class Config:
     curve_points: int = 10
     rungs: Tuple[str, ...] = LADDER
     variants: Tuple[str, ...] = VARIANTS
+    individual_variants: Tuple[str, ...] = VARIANTS
     celeba_sizes: Tuple[Optional[int], int, int] = (None, 1000, 1000)
     celeba_downsample: int = 2
     celeba_attack_examples: int = 1000
@@ -176,7 +180,7 @@ class Config:
     def __post_init__(self) -> None:
         validation.choice(self.dataset, dataset_names(), "dataset")
         validation.choice(self.data_source, SOURCES, "data_source")
-        for name in ("train_size", "test_size"):
+        for name in ("train_size", "test_size", "validation_size"):
             validation.integer(getattr(self, name), name, optional=True)
         validation.number(self.validation_fraction, "validation_fraction", positive=True, at_most=0.5)
         for name in ("downsample", "depth", "width", "gn_groups", "early_stopping_patience", "bl_batch_size",
@@ -203,6 +207,10 @@ class Config:
         validation.subset(self.variants, VARIANTS, "variants")
         if not self.variants:
             raise ValueError("variants must name at least one of unbiased, skewed")
+        validation.subset(self.individual_variants, VARIANTS, "individual_variants")
+        if "individual" in self.stages and not set(self.individual_variants) & set(self.variants):
+            raise ValueError(f"the individual stage trains on individual_variants that are also in variants "
+                             f"({list(self.variants)}); got {list(self.individual_variants)}")
         if {"dp_sat", "skew"} & set(self.stages) and "unbiased" not in self.variants:
             raise ValueError("the dp_sat and skew stages compare with the unbiased dataset: add it to variants")
         if not {"BL", "+SAT"} <= set(self.rungs):
@@ -220,7 +228,7 @@ class Config:
 PRESETS = {
     # BL and all techniques on CIFAR-10S and one onion round on tiny images (≈ 1 min); the other stages' tables are
     # tested on their own, the celeba stage by the notebook test (--set 'stages=["celeba"]')
-    "smoke": Config(train_size=200, test_size=100, downsample=4, depth=10, width=1, gn_groups=4,
+    "smoke": Config(train_size=200, validation_size=100, test_size=100, downsample=4, depth=10, width=1, gn_groups=4,
                     train=TrainConfig(batch_size=32, epochs=2, learning_rate=0.05, optimizer="sgd"),
                     dp_train=TrainConfig(batch_size=64, epochs=2, learning_rate=0.5, optimizer="sgd"),
                     early_stopping_patience=1, bl_batch_size=50, bl_batch_size_dp=50, obs_batch_size=20,
@@ -230,15 +238,17 @@ PRESETS = {
                     celeba_min_per_gender=1,
                     celeba_attack_examples=40, rungs=("BL", "+SAT"), variants=("skewed",),
                     stages=("ablation", "onion")),
-    # provisional (being calibrated; see the README): WRN-10-1 on 16 px images, 2,000 training images; the random
-    # forest attack left out (≈ half of the ≈ 60 s the four attacks take per model at 500 + 500 examples)
-    "quick": Config(train_size=2000, test_size=1000, downsample=2, depth=10, width=1, gn_groups=8,
-                    train=TrainConfig(batch_size=32, epochs=6, learning_rate=0.05, optimizer="sgd"),
+    # every table and figure on 2 CPU cores within 45 min (sized by the README's cost per model, not by its findings):
+    # WRN-10-1 on 16 px images, 1,000 training images (long enough without DP for the models to overfit a little:
+    # an attack needs that), Table 8 on CIFAR-10 only, one onion round, no random-forest attack
+    "quick": Config(train_size=1000, validation_size=500, test_size=1000, downsample=2, depth=10, width=1, gn_groups=8,
+                    train=TrainConfig(batch_size=32, epochs=12, learning_rate=0.05, optimizer="sgd"),
                     dp_train=TrainConfig(batch_size=256, epochs=15, learning_rate=2.0, optimizer="sgd"),
-                    early_stopping_patience=3, bl_batch_size=128, bl_batch_size_dp=128, obs_batch_size=32,
+                    early_stopping_patience=4, bl_batch_size=128, bl_batch_size_dp=128, obs_batch_size=32,
                     obs_batch_size_dp=256, augmentation_multiplicity=2, ema_decay=0.99, epsilons=(2.0, 8.0),
-                    onion_rounds=2, attack_examples=500, curve_points=6, celeba_sizes=(3000, 1000, 1000),
-                    celeba_attack_examples=500, attacks=("threshold", "threshold_entropy", "mlp")),
+                    onion_rounds=1, attack_examples=500, curve_points=6, individual_variants=("unbiased",),
+                    celeba_sizes=(2000, 1000, 1000), celeba_downsample=4, celeba_attack_examples=500,
+                    attacks=("threshold", "threshold_entropy", "mlp")),
     "paper": Config(),
 }
 
@@ -355,7 +365,8 @@ class Study:
 # %% The privacy plan (what --dry-run prints): needs no data beyond the training-set size
 def _training_size(config: Config) -> int:
     full = {"cifar10": 50_000, "cifar100": 50_000}.get(config.dataset, 50_000)
-    pool = full - round(config.validation_fraction * full)
+    pool = full - (round(config.validation_fraction * full) if config.validation_size is None
+                   else config.validation_size)
     return pool if config.train_size is None else config.train_size
 
 
@@ -388,8 +399,8 @@ def _datasets(config: Config, ctx: experiment.RunContext, skews):
     from tfdpfair.evaluation.technique_runs import tradeoff_data
 
     train, test = experiment.load_data(ctx, dataset=config.dataset, source=config.data_source)
-    kw = dict(validation_fraction=config.validation_fraction, train_size=config.train_size,
-              test_size=config.test_size, seed=ctx.seed)
+    kw = dict(validation_fraction=config.validation_fraction, validation_size=config.validation_size,
+              train_size=config.train_size, test_size=config.test_size, seed=ctx.seed)
     out = {"plain": tradeoff_data(train, test, **kw)} if "unbiased" in config.variants else {}
     for s in skews:
         out[f"skew{s:g}"] = tradeoff_data(train, test, skew=s, **kw)
@@ -432,7 +443,8 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
 
         alone = {(variant, dp): [(label, study.model(variant, t, eps_of[dp]))
                                  for label, t in ablation.one_at_a_time(_base(config, dp), _steps(config, dp))]
-                 for variant in variants for dp in (False, True)}
+                 for variant in variants if _variant_key(variant, S) in config.individual_variants
+                 for dp in (False, True)}
         tables.individual_table(results, alone, plain=plain, skewed=S, names=(name10, name10s))
     if "dp_sat" in config.stages:
         sgd, sat = ladders[True][-2][1], ladders[True][-1][1]
@@ -462,8 +474,8 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
         first = datasets[variants[0]]
         results.privacy = _privacy_entries(config, len(first.train))
         results.notes += [
-            f"Data: {source}; {len(first.train)} training images ({config.validation_fraction:g} of each class held "
-            f"out for validation), {len(next(iter(first.tests.values())))} test images, {first.train.x.shape[1]} px; "
+            f"Data: {source}; {len(first.train)} training images, {len(first.validation)} validation images held "
+            f"out from the training set, {len(next(iter(first.tests.values())))} test images, {first.train.x.shape[1]} px; "
             f"WRN-{config.depth}-{config.width}; {name10s}: {100 * config.skew:g} % of each class in its majority "
             "domain.",
             f"ε: every DP model spends ε = {config.epsilon:g} (RDP, tight conversion, as De et al.'s configurations "
@@ -485,6 +497,11 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
             "over the whole training set, with test images as non-members); each retrained model is (ε, δ)-DP with "
             "respect to its own, reduced training set, not the original one.")
     return experiment.RunOutput(results=results, title=TITLE, figures=figures)
+
+
+def _variant_key(variant: str, skewed: str) -> str:
+    """The config's name (``unbiased`` / ``skewed``) of a dataset key (``plain`` / ``skew<s>``)."""
+    return "skewed" if variant == skewed else "unbiased"
 
 
 def _onion(study: Study, variant: str, techniques, epsilon, config: Config):

@@ -20,6 +20,9 @@ from tfdpfair.reporting.rundir import in_use
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted((REPO / "reproductions").glob("*.py"))
+# The tests sharing a script's uninterrupted run go to one test process (`make test` runs `-n 2 --dist loadgroup`):
+# split over two, each process would run the script's smoke preset again (the slowest thing in the suite).
+SHARING_THE_RUN = [pytest.param(s, id=s.stem, marks=pytest.mark.xdist_group(s.stem)) for s in SCRIPTS]
 SHARED_DATA = Path(os.environ.get("TFDPFAIR_SHARED_DATA", REPO.parent / "shared" / "data"))  # as in conftest.py
 
 
@@ -71,7 +74,7 @@ def test_there_are_scripts():
     assert SCRIPTS, "no reproduction scripts found"
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+@pytest.mark.parametrize("script", SHARING_THE_RUN)
 def test_smoke_run_writes_valid_results(script, uninterrupted):
     _skip_without_data(script)
     out, _ = uninterrupted(script)
@@ -91,7 +94,7 @@ def test_smoke_run_writes_valid_results(script, uninterrupted):
     assert "Infinity" not in (out / "results.json").read_text()
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+@pytest.mark.parametrize("script", SHARING_THE_RUN)
 def test_a_second_run_never_overwrites_and_a_finished_run_resumes_to_the_same_numbers(script, uninterrupted):
     _skip_without_data(script)
     out, _ = uninterrupted(script)
@@ -105,7 +108,7 @@ def test_a_second_run_never_overwrites_and_a_finished_run_resumes_to_the_same_nu
     assert _numbers(out) == before
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+@pytest.mark.parametrize("script", SHARING_THE_RUN)
 def test_a_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers(script, uninterrupted, tmp_path):
     _skip_without_data(script)
     reference, seconds = uninterrupted(script)
@@ -198,3 +201,16 @@ def test_neither_private_nor_fair_checks_its_sweep_is_consistent(tmp_path):
     proc = _run(NPNF, "--preset", "smoke", "--dry-run", "--set", "majority_shares=[0.8]", "--out", str(tmp_path))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "table1_share=0.9 must be one of majority_shares [0.8]" in proc.stderr
+
+
+GT = REPO / "reproductions" / "generalization_tradeoffs.py"
+
+
+def test_generalization_tradeoffs_checks_its_stages_have_their_datasets(tmp_path):
+    proc = _run(GT, "--preset", "smoke", "--dry-run", "--set", 'stages=["individual"]', "--set",
+                'variants=["unbiased"]', "--set", 'individual_variants=["skewed"]', "--out", str(tmp_path / "a"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "individual_variants that are also in variants" in proc.stderr
+    proc = _run(GT, "--preset", "smoke", "--dry-run", "--set", 'stages=["skew"]', "--set", 'variants=["skewed"]',
+                "--out", str(tmp_path / "b"))
+    assert proc.returncode == 2 and "compare with the unbiased dataset" in proc.stderr

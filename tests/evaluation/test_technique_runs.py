@@ -69,6 +69,17 @@ def test_tradeoff_data_holds_out_validation_per_class_and_balances_the_training_
         tradeoff_data(train, test, validation_fraction=1.0)
 
 
+def test_a_validation_size_holds_out_that_many_per_class_and_keeps_the_rest_for_training():
+    train, test = _images(50, classes=4), _images(20, classes=4, split="test", seed=1)
+    data = tradeoff_data(train, test, validation_size=20, train_size=180, seed=3)
+    assert np.bincount(data.validation.y).tolist() == [5] * 4
+    assert np.bincount(data.train.y).tolist() == [45] * 4  # all 200 − 20 remaining images are available
+    rows = {r.tobytes() for r in data.train.x}
+    assert not any(r.tobytes() in rows for r in data.validation.x)
+    with pytest.raises(InputError):
+        tradeoff_data(train, test, validation_size=20, train_size=184)
+
+
 def test_skewed_tradeoff_data_skews_training_validation_and_non_members_alike():
     train, test = _images(100, classes=4), _images(40, classes=4, split="test", seed=1)
     data = tradeoff_data(train, test, validation_fraction=0.2, skew=0.9, seed=0)

@@ -121,11 +121,13 @@ def _rows(data: Dataset, idx: np.ndarray) -> Dataset:
 
 
 def tradeoff_data(train: Dataset, test: Dataset, *, validation_fraction: float = 0.1, skew: Optional[float] = None,
-                  train_size: Optional[int] = None, test_size: Optional[int] = None, seed: int = 0) -> TradeoffData:
+                  train_size: Optional[int] = None, test_size: Optional[int] = None,
+                  validation_size: Optional[int] = None, seed: int = 0) -> TradeoffData:
     """The splits of one dataset for the study, seeded.
 
     ``validation_fraction`` of each class of ``train`` (in (0, 1)) is held out as the
-    validation split; of the rest, ``train_size`` images (class-balanced, all when None)
+    validation split, or ``validation_size`` class-balanced images when given (a small
+    training set need not be validated on thousands of images every epoch); of the rest, ``train_size`` images (class-balanced, all when None)
     are the training set. ``test_size`` class-balanced test images (all when None). With
     ``skew`` (in [0.5, 1]), the training set is domain-skewed
     (``tfdpfair.data.skewed_domains``; the validation split too, with its own draw), the tests
@@ -152,7 +154,11 @@ def tradeoff_data(train: Dataset, test: Dataset, *, validation_fraction: float =
             rest.append(idx[k:])
         return np.sort(np.concatenate(picked)), np.sort(np.concatenate(rest))
 
-    held_out, remaining = per_class(train, None, validation_fraction)
+    if validation_size is not None:
+        held_out = per_class(train, validation_size)[0]
+        remaining = np.setdiff1d(np.arange(len(train)), held_out)
+    else:
+        held_out, remaining = per_class(train, None, validation_fraction)
     validation = _rows(train, held_out)
     pool = _rows(train, remaining)
     training = _rows(pool, per_class(pool, train_size)[0])
