@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from pathlib import Path
 from typing import Optional, Tuple
 
 from tfdpfair import experiment, validation
@@ -109,6 +110,11 @@ class Config:
       validation_size: class-balanced validation images instead (None: ``validation_fraction``).
       downsample: images are shrunk by this integer factor (1 = 32 px).
       depth / width / gn_groups: the WRN (16-4 in the paper for CIFAR-10) and GroupNorm's groups.
+      large_depth / large_width: the WRN of CIFAR-100(S) and CelebA (28-10 in the paper).
+      pretrained_weights: a ``.npz`` of the large WRN's ImageNet weights, written by
+        ``tfdpfair.models.pretrained.save_weights_npz`` from the zoo's ``wrn`` (e.g. after
+        converting De et al.'s ImageNet-32 checkpoint), loaded into the CIFAR-100 and CelebA
+        models but for their classifier; None = from scratch (the report says so).
       train / dp_train: optimisation without / with DP (epochs, learning rate, SGD; the
         batch comes from the techniques; ``physical_batch_size`` bounds memory).
       early_stopping_patience: epochs without validation gain before a non-private run stops.
@@ -144,6 +150,9 @@ class Config:
     downsample: int = 1
     depth: int = 16
     width: int = 4
+    large_depth: int = 28
+    large_width: int = 10
+    pretrained_weights: Optional[str] = None
     gn_groups: int = 16
     train: TrainConfig = TrainConfig(batch_size=32, epochs=100, learning_rate=0.01, optimizer="sgd")
     dp_train: TrainConfig = TrainConfig(batch_size=4096, epochs=200, learning_rate=2.0, optimizer="sgd",
@@ -183,7 +192,10 @@ class Config:
         for name in ("train_size", "test_size", "validation_size"):
             validation.integer(getattr(self, name), name, optional=True)
         validation.number(self.validation_fraction, "validation_fraction", positive=True, at_most=0.5)
-        for name in ("downsample", "depth", "width", "gn_groups", "early_stopping_patience", "bl_batch_size",
+        if self.pretrained_weights is not None and not Path(self.pretrained_weights).expanduser().is_file():
+            raise ValueError(f"pretrained_weights: {self.pretrained_weights} is not a file (a .npz written by "
+                             "tfdpfair.models.pretrained.save_weights_npz)")
+        for name in ("downsample", "depth", "width", "large_depth", "large_width", "gn_groups", "early_stopping_patience", "bl_batch_size",
                      "bl_batch_size_dp", "obs_batch_size", "obs_batch_size_dp", "augmentation_multiplicity",
                      "onion_rounds", "attack_examples", "curve_points"):
             validation.integer(getattr(self, name), name)
@@ -228,7 +240,7 @@ class Config:
 PRESETS = {
     # BL and all techniques on CIFAR-10S and one onion round on tiny images (≈ 1 min); the other stages' tables are
     # tested on their own, the celeba stage by the notebook test (--set 'stages=["celeba"]')
-    "smoke": Config(train_size=200, validation_size=100, test_size=100, downsample=4, depth=10, width=1, gn_groups=4,
+    "smoke": Config(train_size=200, validation_size=100, test_size=100, downsample=4, depth=10, width=1, large_depth=10, large_width=1, gn_groups=4,
                     train=TrainConfig(batch_size=32, epochs=2, learning_rate=0.05, optimizer="sgd"),
                     dp_train=TrainConfig(batch_size=64, epochs=2, learning_rate=0.5, optimizer="sgd"),
                     early_stopping_patience=1, bl_batch_size=50, bl_batch_size_dp=50, obs_batch_size=20,
@@ -241,7 +253,8 @@ PRESETS = {
     # every table and figure on 2 CPU cores within 45 min (sized by the README's cost per model, not by its findings):
     # WRN-10-1 on 16 px images, 1,000 training images (long enough without DP for the models to overfit a little:
     # an attack needs that), Table 8 on CIFAR-10 only, one onion round, no random-forest attack
-    "quick": Config(train_size=1000, validation_size=500, test_size=1000, downsample=2, depth=10, width=1, gn_groups=8,
+    "quick": Config(train_size=1000, validation_size=500, test_size=1000, downsample=2, depth=10, width=1,
+                    large_depth=10, large_width=1, gn_groups=8,
                     train=TrainConfig(batch_size=32, epochs=12, learning_rate=0.05, optimizer="sgd"),
                     dp_train=TrainConfig(batch_size=256, epochs=15, learning_rate=2.0, optimizer="sgd"),
                     early_stopping_patience=4, bl_batch_size=128, bl_batch_size_dp=128, obs_batch_size=32,
@@ -348,18 +361,35 @@ class Study:
         return run
 
     def _builder(self):
-        from tfdpfair import models
+        data = next(iter(self.datasets.values())).train
+        return lambda techniques: _network(self.config, techniques, large=self.config.dataset == "cifar100",
+                                           input_shape=data.x.shape[1:], outputs=data.num_classes)
 
-        config = self.config
-        shape = next(iter(self.datasets.values())).train.x.shape[1:]
-        classes = next(iter(self.datasets.values())).train.num_classes
 
-        def build(techniques):
-            return models.get("wrn", depth=config.depth, width=config.width, input_shape=shape, num_classes=classes,
-                              norm=techniques.norm, groups=config.gn_groups,
-                              weight_standardization=techniques.weight_standardization)
+def _network(config: Config, techniques, *, large: bool, input_shape, outputs: int):
+    """The study's WRN for ``techniques``: ``depth``-``width``, or the large one (from ``pretrained_weights``)."""
+    from tfdpfair import models
 
-        return build
+    depth, width = (config.large_depth, config.large_width) if large else (config.depth, config.width)
+    model = models.get("wrn", depth=depth, width=width, input_shape=input_shape, num_classes=outputs,
+                       norm=techniques.norm, groups=config.gn_groups,
+                       weight_standardization=techniques.weight_standardization)
+    if large and config.pretrained_weights:
+        from tfdpfair.models.pretrained import load_weights_npz
+
+        report = load_weights_npz(model, config.pretrained_weights)
+        print(f"started from {config.pretrained_weights}: {len(report['loaded'])} layers loaded, fresh: "
+              f"{', '.join(report['fresh']) or 'none'}", flush=True)
+    return model
+
+
+def _architecture(config: Config, *, large: bool) -> str:
+    """How the report names the network of a dataset (and where its weights came from)."""
+    if not large:
+        return f"WRN-{config.depth}-{config.width} from scratch"
+    return f"WRN-{config.large_depth}-{config.large_width} " + (
+        f"from {config.pretrained_weights}" if config.pretrained_weights else
+        "from scratch (the paper starts from ImageNet weights; pretrained_weights names a file of them)")
 
 
 # %% The privacy plan (what --dry-run prints): needs no data beyond the training-set size
@@ -475,9 +505,9 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
         results.privacy = _privacy_entries(config, len(first.train))
         results.notes += [
             f"Data: {source}; {len(first.train)} training images, {len(first.validation)} validation images held "
-            f"out from the training set, {len(next(iter(first.tests.values())))} test images, {first.train.x.shape[1]} px; "
-            f"WRN-{config.depth}-{config.width}; {name10s}: {100 * config.skew:g} % of each class in its majority "
-            "domain.",
+            f"out from the training set, {len(next(iter(first.tests.values())))} test images, "
+            f"{first.train.x.shape[1]} px; {_architecture(config, large=config.dataset == 'cifar100')}; {name10s}: "
+            f"{100 * config.skew:g} % of each class in its majority domain.",
             f"ε: every DP model spends ε = {config.epsilon:g} (RDP, tight conversion, as De et al.'s configurations "
             "that the paper follows reach their ε) over its own steps (σ calibrated per batch size and training-set "
             f"size; see the privacy table, which also gives the classic ε); δ = {config.delta:g}."]
@@ -527,7 +557,6 @@ def _onion(study: Study, variant: str, techniques, epsilon, config: Config):
 
 def _celeba(config: Config, ctx: experiment.RunContext, results, figures) -> list:
     """Table 7 and Figure 7: BL and all techniques (GT), ± DP, on the multi-attribute CelebA task."""
-    from tfdpfair import models
     from tfdpfair.evaluation.attribute_runs import AttributeRun, attribute_data, train_and_measure_attributes
     from tfdpfair.reporting import tradeoff_tables as tables
 
@@ -539,9 +568,7 @@ def _celeba(config: Config, ctx: experiment.RunContext, results, figures) -> lis
                           min_per_gender=config.celeba_min_per_gender, seed=ctx.seed)
 
     def build(techniques, outputs):
-        return models.get("wrn", depth=config.depth, width=config.width, input_shape=pool.x.shape[1:],
-                          num_classes=outputs, norm=techniques.norm, groups=config.gn_groups,
-                          weight_standardization=techniques.weight_standardization)
+        return _network(config, techniques, large=True, input_shape=pool.x.shape[1:], outputs=outputs)
 
     runs = {}
     for label, dp in (("Baseline", False), ("Baseline + GT", False), ("Baseline + DP", True),
@@ -572,7 +599,8 @@ def _celeba(config: Config, ctx: experiment.RunContext, results, figures) -> lis
     notes.append(f"CelebA: {len(data.task.attributes)} attributes kept of {len(pool.attr_names) - 1}; left out: "
                  + (", ".join(f"{k} ({v})" for k, v in data.task.dropped.items()) or "none")
                  + f". {len(data.train)} training, {len(data.validation)} validation, {len(data.test)} test images, "
-                 f"{pool.x.shape[1]} px (the paper: WRN-28-10 from ImageNet weights on the full CelebA).")
+                 f"{pool.x.shape[1]} px, {_architecture(config, large=True)} (the paper: WRN-28-10 from ImageNet "
+                 "weights on the full CelebA).")
     return notes
 
 

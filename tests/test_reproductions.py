@@ -214,3 +214,7 @@ def test_generalization_tradeoffs_checks_its_stages_have_their_datasets(tmp_path
     proc = _run(GT, "--preset", "smoke", "--dry-run", "--set", 'stages=["skew"]', "--set", 'variants=["skewed"]',
                 "--out", str(tmp_path / "b"))
     assert proc.returncode == 2 and "compare with the unbiased dataset" in proc.stderr
+    proc = _run(GT, "--preset", "smoke", "--dry-run", "--set", f"pretrained_weights={tmp_path / 'no.npz'}",
+                "--out", str(tmp_path / "c"))
+    assert proc.returncode == 2 and "is not a file" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "c").exists()

@@ -114,6 +114,7 @@ def test_train_and_measure_reports_the_final_models_measures(skewed, private):
         curve_points=2, seed=0, streams=RunStreams(seed=0, name=f"technique_run/{private}"), verbose=0)
     assert set(run.accuracy) == {"color", "gray"} and run.mean_accuracy > 0.6  # learnable
     assert 0 <= run.bias <= 0.5 and 0 <= run.harmonic <= 1
+    assert run.bias_se is not None and 0 <= run.bias_se < 0.25  # it reaches the run (the verdicts need it)
     assert run.ggap == pytest.approx(run.validation_accuracy - run.train_accuracy)
     assert set(run.auc) == {"threshold", "lr"} and run.reported_auc == run.auc["lr"]
     assert run.attack_members == 120 and run.test_examples == 120  # balanced: as many members as non-members
@@ -122,6 +123,18 @@ def test_train_and_measure_reports_the_final_models_measures(skewed, private):
     assert len(run.curve) >= 2 and {"step", "train_accuracy", "test_accuracy", "auc", "risk"} <= set(run.curve[0])
     stored = json.loads(json.dumps(run.to_stored()))
     assert TechniqueRun.from_stored(stored) == run
+
+
+def test_the_bias_standard_error_is_the_bootstraps_spread():
+    from tfdpfair.evaluation.technique_runs import _bootstrap_bias_se
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 100)
+    perfect = {"gray": y, "color": y}
+    assert _bootstrap_bias_se(perfect, 3, seed=0) == 0.0  # every resample has bias 0
+    noisy = {"gray": rng.integers(0, 3, 300), "color": np.where(rng.uniform(size=300) < 0.5, y, 0)}
+    se = _bootstrap_bias_se(noisy, 3, seed=0)
+    assert 0.005 < se < 0.1 and _bootstrap_bias_se(noisy, 3, seed=0) == se
 
 
 def test_train_and_measure_refuses_early_stopping_under_dp_and_an_unknown_reported_attack(skewed):

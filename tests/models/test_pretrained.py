@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from tfdpfair import models
-from tfdpfair.models.pretrained import PretrainedWeightsError, load_torchvision_resnet, torchvision_layer_map
+from tfdpfair.models.pretrained import (PretrainedWeightsError, load_torchvision_resnet, load_weights_npz,
+                                        save_weights_npz, torchvision_layer_map)
 from tfdpfair.privacy.per_example import layerwise_unsupported
 from tfdpfair.compat import keras
 
@@ -106,3 +107,50 @@ def test_mismatches_are_errors(tmp_path):
         load_torchvision_resnet(model, tmp_path / "nope.npz")
     with pytest.raises(ValueError, match="unknown stem"):
         models.get("resnet18", stem="tiny")
+
+
+def _wrn(classes, **kw):
+    return models.get("wrn", depth=10, width=1, input_shape=(8, 8, 3), num_classes=classes, **kw)
+
+
+def test_zoo_weights_move_to_a_model_with_another_classifier(tmp_path):
+    keras.utils.set_random_seed(1)
+    source = _wrn(1000)
+    path = save_weights_npz(source, tmp_path / "imagenet.npz")
+    keras.utils.set_random_seed(2)
+    target = _wrn(100)
+    head_before = [w.copy() for w in target.get_layer("logits").get_weights()]
+    report = load_weights_npz(target, path)
+    assert report["fresh"] == ["logits"] and report["unused"] == []
+    body = [l for l in source.layers if l.get_weights() and l.name != "logits"]
+    assert sorted(report["loaded"]) == sorted(l.name for l in body)
+    for layer in body:
+        for a, b in zip(layer.get_weights(), target.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(head_before, target.get_layer("logits").get_weights()):
+        np.testing.assert_array_equal(a, b)  # the classifier keeps its fresh initialisation
+    x = np.random.default_rng(0).uniform(size=(2, 8, 8, 3)).astype("float32")
+    features = keras.Model(source.inputs, source.get_layer("pool").output)
+    np.testing.assert_allclose(features(x), keras.Model(target.inputs, target.get_layer("pool").output)(x),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_zoo_weights_same_classes_load_every_layer_and_other_norms_are_listed(tmp_path):
+    path = save_weights_npz(_wrn(10, norm="group"), tmp_path / "w.npz")
+    report = load_weights_npz(_wrn(10, norm="group"), path)
+    assert report["fresh"] == [] and report["unused"] == [] and "logits" in report["loaded"]
+    without_norm = load_weights_npz(_wrn(10, norm="none"), path)  # DP baseline: no normalisation layers
+    assert without_norm["fresh"] == [] and without_norm["unused"] and all("norm" in n for n in without_norm["unused"])
+
+
+def test_zoo_weights_of_another_architecture_are_refused(tmp_path):
+    path = save_weights_npz(_wrn(10), tmp_path / "w.npz")
+    wider = models.get("wrn", depth=10, width=2, input_shape=(8, 8, 3), num_classes=10)
+    with pytest.raises(PretrainedWeightsError, match="another architecture"):
+        load_weights_npz(wider, path)
+    with pytest.raises(FileNotFoundError):
+        load_weights_npz(wider, tmp_path / "missing.npz")
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, conv=np.zeros(3))
+    with pytest.raises(PretrainedWeightsError, match="<layer>/<index>"):
+        load_weights_npz(wider, bad)

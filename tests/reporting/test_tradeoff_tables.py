@@ -19,6 +19,7 @@ def _run(acc, auc, bias=None, n=10_000):
     accuracy = {"test": acc} if bias is None else {"color": acc, "gray": acc}
     return TechniqueRun(accuracy=accuracy, train_accuracy=min(1.0, acc + 0.1), validation_accuracy=acc,
                         auc={"mlp": auc, "threshold": auc - 0.01}, reported_attack="mlp", bias=bias,
+                        bias_se=None if bias is None else 0.005,
                         training=TrainingRun(history={}, privacy=None, steps=10, stopped_by_budget=False, seconds=1.0),
                         attack_members=n, test_examples=n)
 
@@ -63,6 +64,17 @@ def test_ablation_findings_follow_the_measured_effects():
     tables.ablation_tables(results, only_skewed, plain=None, skewed="skew", names=("C", "CS"), paper_table2={},
                            paper_table5={}, dataset="cifar10")
     assert not [r for r in results.rows if r.table.startswith("Table 2")] and len(results.tables[0]["rows"]) == 14
+
+
+def test_a_bias_change_within_its_bootstrap_noise_is_not_reproduced_and_a_missing_noise_is_refused():
+    measured = _measured()
+    noisy = {k: [(label, dataclasses.replace(run, bias_se=None if run.bias is None else 0.05)) for label, run in v]
+             for k, v in measured.items()}
+    notes = tables.ablation_findings(noisy, plain="plain", skewed="skew")
+    assert "amplify bias (DP, skewed): reproduced" not in notes[5]  # +0.06 against ±0.14
+    unjudged = {k: [(label, dataclasses.replace(run, bias_se=None)) for label, run in v] for k, v in measured.items()}
+    with pytest.raises(ValueError, match="no bootstrap standard error"):
+        tables.ablation_findings(unjudged, plain="plain", skewed="skew")
 
 
 def test_dp_sat_finding_needs_every_epsilon_beyond_the_noise():

@@ -411,7 +411,7 @@ def train_and_measure(
         accuracy=accuracy,
         train_accuracy=evaluate_accuracy(model, data.train.as_float(), data.train.y),
         validation_accuracy=evaluate_accuracy(model, data.validation.as_float(), data.validation.y),
-        auc=dict(summary["auc"]), reported_attack=reported_attack, bias=bias, training=run,
+        auc=dict(summary["auc"]), reported_attack=reported_attack, bias=bias, bias_se=bias_se, training=run,
         stopped_epoch=None if stopper is None or stopper.stopped_epoch is None else int(stopper.stopped_epoch) + 1,
         curve=curve.tracked() if curve is not None else [], attack_members=int(summary["members"]),
         test_examples=min(len(t) for t in data.tests.values()),

@@ -1,4 +1,12 @@
-"""Load torchvision's ImageNet ResNet weights into the zoo's ``resnet18`` / ``resnet50`` (``stem="imagenet"``).
+"""Pre-trained weights for the zoo: torchvision's ImageNet ResNets, and any zoo network's own weights as ``.npz``.
+
+``save_weights_npz`` / ``load_weights_npz`` move a zoo network's weights between models
+of the same architecture with another classifier (ImageNet's 1,000 classes → CIFAR-100's
+100 or CelebA's attributes) and between the two stacks (one array per layer weight, named
+``<layer>/<index>``; no pickles, no Keras file format).
+
+torchvision's ImageNet ResNet weights load into the zoo's ``resnet18`` / ``resnet50``
+(``stem="imagenet"``).
 
 There is no Keras ImageNet ResNet-18; the usual pre-trained one is torchvision's. Save
 its ``state_dict`` as ``.npz`` on a machine with PyTorch (one line, below) and load that
@@ -111,3 +119,61 @@ def torchvision_resnet(path: str, *, architecture: str = "resnet18", **kwargs) -
     model = models.get(architecture, stem="imagenet", **{k: v for k, v in kwargs.items() if k != "width"})
     load_torchvision_resnet(model, path, architecture=architecture)
     return model
+
+
+def save_weights_npz(model: keras.Model, path: str) -> Path:
+    """Write every weight of ``model`` to ``path`` (``.npz``; arrays ``<layer name>/<index>``); returns the path."""
+    path = Path(path).expanduser()
+    arrays = {f"{layer.name}/{i}": np.asarray(w) for layer in model.layers for i, w in enumerate(layer.get_weights())}
+    np.savez(path, **arrays)
+    return path
+
+
+def load_weights_npz(model: keras.Model, path: str, *, head: str = "logits") -> Dict[str, List[str]]:
+    """Set ``model``'s layers from a ``save_weights_npz`` file of the same architecture; returns what happened.
+
+    Every layer of ``model`` that the file has is loaded; the classifier ``head`` keeps its
+    fresh initialisation when its shape differs (another number of classes). Layers only
+    one side has (e.g. normalisation layers of a network trained with GroupNorm, loaded
+    into one without) are listed, not loaded. Returns ``{"loaded": [...], "fresh": [...],
+    "unused": [...]}`` (layer names).
+
+    Raises:
+      FileNotFoundError: no file at ``path``.
+      PretrainedWeightsError: a layer's tensors differ in number or shape (another architecture).
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} not found (write one with save_weights_npz)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            tensors = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError) as err:
+        raise PretrainedWeightsError(f"{path} is not a weights .npz ({err})") from None
+    by_layer: Dict[str, Dict[int, np.ndarray]] = {}
+    for key, value in tensors.items():
+        name, _, index = key.rpartition("/")
+        if not name or not index.isdigit():
+            raise PretrainedWeightsError(f"{path}: array {key!r} is not named <layer>/<index> (save_weights_npz)")
+        by_layer.setdefault(name, {})[int(index)] = value
+    report: Dict[str, List[str]] = {"loaded": [], "fresh": [], "unused": sorted(set(by_layer) -
+                                                                                  {l.name for l in model.layers})}
+    for layer in model.layers:
+        current = layer.get_weights()
+        if not current:
+            continue
+        if layer.name not in by_layer:
+            report["fresh"].append(layer.name)
+            continue
+        stored = by_layer[layer.name]
+        values = [stored.get(i) for i in range(len(stored))]
+        if len(values) != len(current) or any(v is None or v.shape != w.shape for v, w in zip(values, current)):
+            if layer.name == head:
+                report["fresh"].append(layer.name)
+                continue
+            raise PretrainedWeightsError(
+                f"{path}: layer {layer.name} has shapes {[None if v is None else v.shape for v in values]}, the "
+                f"model wants {[w.shape for w in current]}: the file was saved from another architecture")
+        layer.set_weights(values)
+        report["loaded"].append(layer.name)
+    return report

@@ -29,7 +29,11 @@ def _acc_se(run) -> float:
 
 
 def _bias_se(run) -> float:
-    return run.bias_se if run.bias_se is not None else 0.0
+    """The bias's bootstrap standard error; a run without one cannot be judged (a 0 would call any change real)."""
+    if run.bias_se is None:
+        raise ValueError("a run with a bias has no bootstrap standard error for it (stored by an older tfdpfair, "
+                         "whose train_and_measure dropped it): start a new run")
+    return run.bias_se
 
 
 def _auc_se(run) -> float:
