@@ -72,7 +72,6 @@ available offline; ``--set dataset=cifar100`` with TFDS data runs the CIFAR stag
 from __future__ import annotations
 
 import dataclasses
-import functools
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -195,9 +194,9 @@ class Config:
         if self.pretrained_weights is not None and not Path(self.pretrained_weights).expanduser().is_file():
             raise ValueError(f"pretrained_weights: {self.pretrained_weights} is not a file (a .npz written by "
                              "tfdpfair.models.pretrained.save_weights_npz)")
-        for name in ("downsample", "depth", "width", "large_depth", "large_width", "gn_groups", "early_stopping_patience", "bl_batch_size",
-                     "bl_batch_size_dp", "obs_batch_size", "obs_batch_size_dp", "augmentation_multiplicity",
-                     "onion_rounds", "attack_examples", "curve_points"):
+        for name in ("downsample", "depth", "width", "large_depth", "large_width", "gn_groups",
+                     "early_stopping_patience", "bl_batch_size", "bl_batch_size_dp", "obs_batch_size",
+                     "obs_batch_size_dp", "augmentation_multiplicity", "onion_rounds", "attack_examples", "curve_points"):
             validation.integer(getattr(self, name), name)
         validation.number(self.l2_norm_clip, "l2_norm_clip", positive=True)
         validation.number(self.delta, "delta", positive=True, at_most=0.5)
@@ -240,7 +239,8 @@ class Config:
 PRESETS = {
     # BL and all techniques on CIFAR-10S and one onion round on tiny images (≈ 1 min); the other stages' tables are
     # tested on their own, the celeba stage by the notebook test (--set 'stages=["celeba"]')
-    "smoke": Config(train_size=200, validation_size=100, test_size=100, downsample=4, depth=10, width=1, large_depth=10, large_width=1, gn_groups=4,
+    "smoke": Config(train_size=200, validation_size=100, test_size=100, downsample=4, depth=10, width=1,
+                    large_depth=10, large_width=1, gn_groups=4,
                     train=TrainConfig(batch_size=32, epochs=2, learning_rate=0.05, optimizer="sgd"),
                     dp_train=TrainConfig(batch_size=64, epochs=2, learning_rate=0.5, optimizer="sgd"),
                     early_stopping_patience=1, bl_batch_size=50, bl_batch_size_dp=50, obs_batch_size=20,
@@ -286,84 +286,21 @@ def ladder(config: Config, dp: bool):
     return ablation.ladder(_base(config, dp), _steps(config, dp))
 
 
-@functools.lru_cache(maxsize=None)
-def _sigma(q: float, steps: int, epsilon: float, delta: float) -> float:
-    from tfdpfair.privacy import noise_multiplier_for_epsilon
+def _settings(config: Config):
+    """How every CIFAR model is trained and measured (``tfdpfair.evaluation.technique_study``)."""
+    from tfdpfair.evaluation.technique_study import StudySettings
 
-    return noise_multiplier_for_epsilon(sampling_rate=q, steps=steps, target_epsilon=epsilon, delta=delta,
-                                        conversion="tight")
+    return StudySettings(train=config.train, dp_train=config.dp_train,
+                         early_stopping_patience=config.early_stopping_patience, l2_norm_clip=config.l2_norm_clip,
+                         delta=config.delta, attacks=config.attacks, reported_attack=config.reported_attack,
+                         attack_examples=config.attack_examples, curve_points=config.curve_points)
 
 
 def _dp_config(config: Config, techniques, examples: int, epsilon: Optional[float]):
-    """The mechanism of one model: σ calibrated so that its steps spend ``epsilon`` (tight); None = non-private."""
-    from tfdpfair.privacy import DPConfig, steps_from_epochs
+    """The mechanism of one model (σ calibrated to ``epsilon``, tight RDP) and its (q, steps); None = non-private."""
+    from tfdpfair.evaluation.technique_study import calibrated_mechanism
 
-    off = DPConfig(l2_norm_clip=config.l2_norm_clip, delta=config.delta)
-    if epsilon is None:
-        return off.disabled(), None
-    steps = steps_from_epochs(examples=examples, batch_size=techniques.batch_size, epochs=config.dp_train.epochs)
-    q = techniques.batch_size / examples
-    return dataclasses.replace(off, noise_multiplier=_sigma(q, steps, epsilon, config.delta)), (q, steps)
-
-
-def _model_name(variant: str, techniques, epsilon: Optional[float], removed: int = 0) -> str:
-    t = techniques
-    tag = (f"{t.norm}_b{t.batch_size}_ws{int(t.weight_standardization)}_k{t.augmentation_multiplicity}"
-           f"_ema{t.ema_decay or 0:g}_sam{t.sam_radius:g}")
-    return f"models/{variant}/{'nondp' if epsilon is None else f'eps{epsilon:g}'}/{tag}" + (
-        f"_onion{removed}" if removed else "")
-
-
-class Study:
-    """Trains (or loads) each model once, whichever stages ask for it."""
-
-    def __init__(self, config: Config, ctx: experiment.RunContext, datasets: dict):
-        self.config, self.ctx, self.datasets = config, ctx, datasets
-        self.runs = {}
-        # the all-techniques models also rank their members (the onion effect's first round), whichever stage asks
-        self.ranked = {ladder(config, dp)[-1][1] for dp in (False, True)}
-
-    def model(self, variant: str, techniques, epsilon: Optional[float], *, curve: bool = False, rank: bool = False,
-              removed: int = 0, data=None):
-        from tfdpfair.evaluation.technique_runs import TechniqueRun, train_and_measure
-
-        config = self.config
-        rank = rank or (techniques in self.ranked and not removed)
-        name = _model_name(variant, techniques, epsilon, removed)
-        data = data if data is not None else self.datasets[variant]
-        dp, _ = _dp_config(config, techniques, len(data.train), epsilon)
-
-        def fit(unit: experiment.Unit) -> dict:
-            print(f"\n== {name} ({len(data.train)} training images; "
-                  f"{'non-private' if epsilon is None else f'ε = {epsilon:g}, σ = {dp.noise_multiplier:.3f}'}) ==",
-                  flush=True)
-            run = train_and_measure(
-                self._builder(), data, techniques=techniques, dp=dp,
-                train=config.train if epsilon is None else config.dp_train,
-                early_stopping_patience=config.early_stopping_patience if epsilon is None else None,
-                attacks=config.attacks, reported_attack=config.reported_attack, attack_examples=config.attack_examples,
-                curve_points=config.curve_points if curve else 0, rank_members_by=config.reported_attack if rank else None,
-                seed=self.ctx.seed, streams=unit.streams, checkpoint_dir=unit.checkpoint_dir, resume=unit.resume)
-            print("accuracy " + ", ".join(f"{k} {v:.4f}" for k, v in run.accuracy.items())
-                  + f"; GGap {run.ggap:+.4f}; AUC " + ", ".join(f"{k} {v:.3f}" for k, v in run.auc.items())
-                  + ("" if run.bias is None else f"; bias {run.bias:.4f}; HS {run.harmonic:.4f}")
-                  + f" ({run.training.seconds:.0f} s)", flush=True)
-            stored = run.to_stored()
-            if stored["member_scores"] is not None:
-                import numpy as np
-
-                stored["member_scores"] = np.asarray(stored["member_scores"], np.float32)
-            return stored
-
-        stored = dict(self.ctx.unit(name, fit))
-        run = TechniqueRun.from_stored(stored)
-        self.runs[name] = run
-        return run
-
-    def _builder(self):
-        data = next(iter(self.datasets.values())).train
-        return lambda techniques: _network(self.config, techniques, large=self.config.dataset == "cifar100",
-                                           input_shape=data.x.shape[1:], outputs=data.num_classes)
+    return calibrated_mechanism(_settings(config), techniques, examples=examples, epsilon=epsilon)
 
 
 def _network(config: Config, techniques, *, large: bool, input_shape, outputs: int):
@@ -437,6 +374,17 @@ def _datasets(config: Config, ctx: experiment.RunContext, skews):
     return {k: v.downsample(config.downsample) for k, v in out.items()}, train.source
 
 
+def _study(config: Config, ctx: experiment.RunContext, datasets: dict):
+    """The CIFAR models, each trained once; the all-techniques ones also rank their members (the onion effect)."""
+    from tfdpfair.evaluation.technique_study import TechniqueStudy
+
+    first = next(iter(datasets.values()), None)
+    shape, classes = (first.train.x.shape[1:], first.train.num_classes) if first is not None else (None, None)
+    return TechniqueStudy(_settings(config), ctx, datasets, ranked=[ladder(config, dp)[-1][1] for dp in (False, True)],
+                          build=lambda techniques: _network(config, techniques, large=config.dataset == "cifar100",
+                                                            input_shape=shape, outputs=classes))
+
+
 def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
     from tfdpfair.reporting import Results
     from tfdpfair.reporting import tradeoff_tables as tables
@@ -445,7 +393,7 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
     skews = sorted({*((config.skew,) if "skewed" in config.variants else ()),
                     *(config.skews if "skew" in config.stages else ())}, reverse=True)
     datasets, source = _datasets(config, ctx, skews) if cifar else ({}, None)
-    study = Study(config, ctx, datasets)
+    study = _study(config, ctx, datasets)
     S = f"skew{config.skew:g}"
     variants = [v for v, wanted in (("plain", "unbiased"), (S, "skewed")) if wanted in config.variants]
     plain = "plain" if "plain" in variants else None
@@ -496,7 +444,8 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
         for variant in variants:
             for dp in (False, True):
                 t = ladders[dp][-1][1]
-                rounds[(variant, dp)] = _onion(study, variant, t, eps_of[dp], config)
+                rounds[(variant, dp)] = study.onion(variant, t, eps_of[dp], rounds=config.onion_rounds,
+                                                    fraction=config.onion_fraction)
         figs, notes = tables.onion_figures(results, rounds, plain=plain, skewed=S, names=(name10, name10s))
         figures.update(figs)
         findings += notes
@@ -532,27 +481,6 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
 def _variant_key(variant: str, skewed: str) -> str:
     """The config's name (``unbiased`` / ``skewed``) of a dataset key (``plain`` / ``skew<s>``)."""
     return "skewed" if variant == skewed else "unbiased"
-
-
-def _onion(study: Study, variant: str, techniques, epsilon, config: Config):
-    """[(removed, TechniqueRun)]: the model, then ``onion_rounds`` retrainings without the most exposed examples."""
-    import dataclasses as dc
-
-    import numpy as np
-
-    data = study.datasets[variant]
-    per_round = int(round(config.onion_fraction * len(data.train)))
-    keep = np.arange(len(data.train))
-    out = [(0, study.model(variant, techniques, epsilon, rank=True))]
-    for r in range(1, config.onion_rounds + 1):
-        scores = np.asarray(out[-1][1].member_scores)
-        keep = keep[np.sort(np.argsort(-scores, kind="stable")[per_round:])]
-        t = data.train
-        subset = dc.replace(data, train=dc.replace(t, x=t.x[keep], y=t.y[keep],
-                                                   attrs=None if t.attrs is None else t.attrs[keep]))
-        out.append((r * per_round, study.model(variant, techniques, epsilon, rank=r < config.onion_rounds,
-                                               removed=r * per_round, data=subset)))
-    return out
 
 
 def _celeba(config: Config, ctx: experiment.RunContext, results, figures) -> list:

@@ -130,8 +130,8 @@ def test_zoo_weights_move_to_a_model_with_another_classifier(tmp_path):
     for a, b in zip(head_before, target.get_layer("logits").get_weights()):
         np.testing.assert_array_equal(a, b)  # the classifier keeps its fresh initialisation
     x = np.random.default_rng(0).uniform(size=(2, 8, 8, 3)).astype("float32")
-    features = keras.Model(source.inputs, source.get_layer("pool").output)
-    np.testing.assert_allclose(features(x), keras.Model(target.inputs, target.get_layer("pool").output)(x),
+    features = keras.Model(source.input, source.get_layer("pool").output)
+    np.testing.assert_allclose(features(x), keras.Model(target.input, target.get_layer("pool").output)(x),
                                rtol=1e-5, atol=1e-6)
 
 

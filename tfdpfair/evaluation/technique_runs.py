@@ -27,6 +27,7 @@ import numpy as np
 from tfdpfair.compat import keras
 from tfdpfair.data.dataset import Dataset
 from tfdpfair.errors import InputError
+from tfdpfair.evaluation.learning_curves import StepCurve
 from tfdpfair.evaluation.tradeoffs import domain_bias, generalization_gap, harmonic_score
 from tfdpfair.privacy import DPConfig
 from tfdpfair.randomness import RunStreams
@@ -250,7 +251,7 @@ def from_stored(cls, stored: dict):
     return cls(**{**stored, "training": TrainingRun(**training)})
 
 
-class MembershipCurve(keras.callbacks.Callback):
+class MembershipCurve(StepCurve):
     """Figure 2: train / test accuracy, an attack's AUC and every attacked member's risk score during training.
 
     Every ``every_steps`` optimizer steps (and at the end) the model's outputs on the
@@ -260,13 +261,9 @@ class MembershipCurve(keras.callbacks.Callback):
     """
 
     def __init__(self, members, non_members, *, every_steps: int, attack: str = "threshold", seed: int = 0):
-        super().__init__()
-        if every_steps < 1:
-            raise InputError(f"every_steps must be >= 1, got {every_steps}")
+        super().__init__(every_steps=every_steps)
         self.members, self.non_members = members, non_members
-        self.every_steps, self.attack, self.seed = every_steps, attack, seed
-        self.step = 0
-        self.records: List[dict] = []
+        self.attack, self.seed = attack, seed
         self.risk: List[List[float]] = []
 
     def _network(self):
@@ -283,25 +280,12 @@ class MembershipCurve(keras.callbacks.Callback):
                              "test_accuracy": float(np.mean(test_acc)), "auc": report.auc(self.attack)})
         self.risk.append([float(v) for v in member_risk])
 
-    def on_train_begin(self, logs=None) -> None:
-        optimizer = getattr(self.model, "optimizer", None)
-        if optimizer is not None:
-            self.step = int(optimizer.iterations.numpy())
-
-    def on_train_batch_end(self, batch, logs=None) -> None:
-        self.step += 1
-        if self.step % self.every_steps == 0:
-            self._record()
-
-    def on_train_end(self, logs=None) -> None:
-        if not self.records or self.records[-1]["step"] != self.step:
-            self._record()
-
     def checkpoint_state(self) -> dict:
-        return {"step": self.step, "records": self.records, "risk": self.risk}
+        return {**super().checkpoint_state(), "risk": self.risk}
 
     def restore_checkpoint_state(self, state: dict) -> None:
-        self.step, self.records, self.risk = int(state["step"]), list(state["records"]), list(state["risk"])
+        super().restore_checkpoint_state(state)
+        self.risk = [list(r) for r in state["risk"]]
 
     def tracked(self) -> List[dict]:
         """The records, each with ``risk``: the member with the highest final risk score, over training."""
