@@ -63,6 +63,18 @@ Choices, and why (the paper leaves these open; see also ``tfdpfair.data.skewed_d
   bias is Eq. 2 signed towards each attribute's majority gender, averaged (unstated in the
   paper); each attribute's MIA AUC attacks that attribute's output as a two-class model.
 
+* networks: WRN-16-4 from scratch for CIFAR-10(S); WRN-28-10 (``large_depth`` /
+  ``large_width``) for CIFAR-100(S) and CelebA, started from ImageNet weights when
+  ``pretrained_weights`` names a ``.npz`` of them (``tfdpfair.models.pretrained``; the
+  classifier stays fresh), else from scratch — the report says which. No such file ships:
+  the paper's weights come from De et al.'s ImageNet-32 pre-training in JAX.
+
+Presets: ``paper`` is Table 1 (a GPU job: 4,096-example logical batches × AM 16 in physical
+chunks of 256; not timed here, no GPU with TensorFlow was at hand); ``quick`` runs every
+stage on 2 CPU cores within 45 minutes at a scale chosen by cost, not by its outcome
+(1,000 training images at 16 px, WRN-10-1, Table 8 on CIFAR-10 only, one onion round;
+see the README for its wall time and findings); ``smoke`` is for the tests.
+
 Not yet here: CIFAR-100(S) (Tables 2–3, 5–6 and Figure 8's second dataset): it is not
 available offline; ``--set dataset=cifar100`` with TFDS data runs the CIFAR stages on it.
 

@@ -12,7 +12,7 @@ from tfdpfair.training import TrainConfig, train_classifier
 from tfdpfair.compat import keras
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def saved(tmp_path_factory):
     """A digits MLP trained on 300 examples (saved as .keras) and member / non-member files of uint8 images."""
     root = tmp_path_factory.mktemp("attack")

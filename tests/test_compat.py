@@ -77,6 +77,43 @@ def test_a_checkpoint_with_the_extras_restores_non_trainable_weights_and_optimiz
                                   np.concatenate([w.ravel() for w in model.get_weights()]))
 
 
+def _unnamed_mlp(hidden: int):
+    """A named network of unnamed layers: Keras names them from a per-process counter (dense, dense_1, ...)."""
+    inputs = keras.Input((3,))
+    x = keras.layers.Dense(hidden)(inputs)
+    x = keras.layers.Dense(hidden + 1)(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x), name="net")
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def _extras_checkpoint(model):
+    return tf.train.Checkpoint(model=model, optimizer=model.optimizer, **compat.checkpoint_extras(model))
+
+
+def test_a_checkpoint_restores_into_the_same_network_in_a_process_that_built_no_other_layers(tmp_path):
+    """The killed process built other models first; the resumed one builds only this one: other layer names."""
+    keras.backend.clear_session()
+    keras.layers.Dense(5), keras.layers.Dense(7)  # earlier models of the killed process took dense, dense_1
+    model = _unnamed_mlp(4)
+    model.train_on_batch(np.ones((2, 3), np.float32), np.zeros((2, 2), np.float32))
+    path = _extras_checkpoint(model).save(str(tmp_path / "c"))
+    keras.backend.clear_session()  # the resumed process
+    fresh = _unnamed_mlp(4)
+    names = lambda m: [layer.name for layer in m.layers]  # noqa: E731
+    assert names(fresh) != names(model)  # the situation under test: dense_2 is another layer now
+    _extras_checkpoint(fresh).restore(path).assert_existing_objects_matched()
+    for a, b in zip(model.variables + model.optimizer.variables, fresh.variables + fresh.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_checkpoint_of_another_architecture_is_refused(tmp_path):
+    path = _extras_checkpoint(_unnamed_mlp(4)).save(str(tmp_path / "c"))
+    with pytest.raises((AssertionError, ValueError)):
+        _extras_checkpoint(_unnamed_mlp(6)).restore(path).assert_existing_objects_matched()
+
+
 def test_update_compiled_metrics_from_a_custom_train_step():
     class Custom(keras.Model):
         def train_step(self, data):

@@ -4,9 +4,11 @@ The kill test sends SIGKILL at a random moment of a run (the moment is printed o
 failure) and checks that ``--resume`` ends with exactly the numbers of the
 uninterrupted run: same ε, same accuracies, same FIDs.
 """
+import fcntl
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,9 +22,7 @@ from tfdpfair.reporting.rundir import in_use
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted((REPO / "reproductions").glob("*.py"))
-# The tests sharing a script's uninterrupted run go to one test process (`make test` runs `-n 2 --dist loadgroup`):
-# split over two, each process would run the script's smoke preset again (the slowest thing in the suite).
-SHARING_THE_RUN = [pytest.param(s, id=s.stem, marks=pytest.mark.xdist_group(s.stem)) for s in SCRIPTS]
+SCRIPT_IDS = [s.stem for s in SCRIPTS]
 SHARED_DATA = Path(os.environ.get("TFDPFAIR_SHARED_DATA", REPO.parent / "shared" / "data"))  # as in conftest.py
 
 
@@ -53,19 +53,34 @@ def _numbers(out: Path) -> dict:
     return {"privacy": results["privacy"], "rows": results["rows"]}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def uninterrupted(tmp_path_factory):
-    """One uninterrupted smoke run per script (out folder, wall seconds), shared by the tests below."""
-    cache = {}
+    """One uninterrupted smoke run per script (out folder, wall seconds), shared by the tests below: read it, never
+    change it (copy it first).
+
+    Shared by all test processes of the session (``make test`` runs ``-n 2``): the first to ask runs the
+    script under a file lock, the others wait for it and reuse its folder. The smoke runs are the slowest
+    thing in the suite; neither a module-scoped cache (dropped whenever the next test is from another
+    module) nor pytest-xdist's ``loadgroup`` (it silently stops grouping on pytest 9.2, pytest-xdist
+    issue 1386) keeps them to one each.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each worker's own
 
     def get(script):
-        if script not in cache:
-            out = tmp_path_factory.mktemp(script.stem) / "out"
-            start = time.monotonic()
-            proc = _run(script, "--preset", "smoke", "--out", str(out))
-            assert proc.returncode == 0, proc.stderr[-3000:]
-            cache[script] = (out, time.monotonic() - start)
-        return cache[script]
+        folder = root / f"uninterrupted-{script.stem}"
+        folder.mkdir(exist_ok=True)
+        seconds = folder / "seconds"
+        with open(folder / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not seconds.is_file():  # first ask, or the earlier run failed: (re)run
+                shutil.rmtree(folder / "out", ignore_errors=True)
+                start = time.monotonic()
+                proc = _run(script, "--preset", "smoke", "--out", str(folder / "out"))
+                assert proc.returncode == 0, proc.stderr[-3000:]
+                seconds.write_text(str(time.monotonic() - start))
+        return folder / "out", float(seconds.read_text())
 
     return get
 
@@ -74,7 +89,7 @@ def test_there_are_scripts():
     assert SCRIPTS, "no reproduction scripts found"
 
 
-@pytest.mark.parametrize("script", SHARING_THE_RUN)
+@pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)
 def test_smoke_run_writes_valid_results(script, uninterrupted):
     _skip_without_data(script)
     out, _ = uninterrupted(script)
@@ -94,10 +109,13 @@ def test_smoke_run_writes_valid_results(script, uninterrupted):
     assert "Infinity" not in (out / "results.json").read_text()
 
 
-@pytest.mark.parametrize("script", SHARING_THE_RUN)
-def test_a_second_run_never_overwrites_and_a_finished_run_resumes_to_the_same_numbers(script, uninterrupted):
+@pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)
+def test_a_second_run_never_overwrites_and_a_finished_run_resumes_to_the_same_numbers(script, uninterrupted,
+                                                                                      tmp_path):
     _skip_without_data(script)
-    out, _ = uninterrupted(script)
+    reference, _ = uninterrupted(script)
+    out = tmp_path / "out"
+    shutil.copytree(reference, out)  # a run folder moves with its contents; the shared one stays as it was
     before = _numbers(out)
     again = _run(script, "--preset", "smoke", "--out", str(out), "--dry-run")
     assert again.returncode == 0, again.stderr[-3000:]
@@ -108,7 +126,7 @@ def test_a_second_run_never_overwrites_and_a_finished_run_resumes_to_the_same_nu
     assert _numbers(out) == before
 
 
-@pytest.mark.parametrize("script", SHARING_THE_RUN)
+@pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)
 def test_a_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers(script, uninterrupted, tmp_path):
     _skip_without_data(script)
     reference, seconds = uninterrupted(script)

@@ -118,28 +118,27 @@ def checkpoint_extras(model) -> Dict[str, list]:
     variables in its own tracked lists, which TensorFlow's checkpoints do not follow (only
     weights the optimizer references come back): we add every variable of the model
     (non-trainable ones included: EMA averages, normalization statistics) and of each optimizer
-    it holds (``optimizer``, and e.g. a GAN's ``d_optimizer`` / ``g_optimizer``), keyed by each
-    variable's path (``dense/kernel``), so a changed architecture cannot load into the wrong variable.
+    it holds (``optimizer``, and e.g. a GAN's ``d_optimizer`` / ``g_optimizer``).
+
+    Each variable is keyed by its position and shape (``v0003_1568x32``), not by its path:
+    Keras 3 names unnamed layers from a per-process counter (``dense_2``), so the same
+    network built after other models in a resumed process has other paths. Position and
+    shape are the same for the same architecture, and a changed one has keys the
+    checkpoint lacks, so ``assert_existing_objects_matched`` refuses it.
     """
     if not KERAS3:
         return {}
-    extras = {"keras_model_variables": _by_path(model.variables)}
+    extras = {"keras_model_variables": _by_position(model.variables)}
     for name in sorted(vars(model)):
         value = getattr(model, name, None)
         if isinstance(value, keras.optimizers.Optimizer):
-            extras[f"keras_optimizer_variables_{name.lstrip('_')}"] = _by_path(value.variables)
+            extras[f"keras_optimizer_variables_{name.lstrip('_')}"] = _by_position(value.variables)
     return extras
 
 
-def _by_path(variables) -> Dict[str, object]:
-    """{path: variable}; a path seen again (two sub-models with a layer of the same name) gets ``#k``."""
-    out: Dict[str, object] = {}
-    for v in variables:
-        key, k = v.path, 1
-        while key in out:
-            key, k = f"{v.path}#{k}", k + 1
-        out[key] = v
-    return out
+def _by_position(variables) -> Dict[str, object]:
+    """{"v<index>_<shape>": variable}, e.g. ``v0003_1568x32``; a scalar's shape is written ``scalar``."""
+    return {f"v{i:04d}_{'x'.join(str(int(d)) for d in v.shape) or 'scalar'}": v for i, v in enumerate(variables)}
 
 
 def legacy_keras_error(what: str) -> str:

@@ -86,6 +86,16 @@ def test_epsilon_grows_with_steps_and_shrinks_with_noise():
     assert accounting.compute_epsilon(**kw, noise_multiplier=0.0, steps=1) == math.inf
 
 
+@pytest.mark.parametrize("accounting_, conversion", [("rdp", "tight"), ("rdp", "classic"), ("pld", "tight")])
+@pytest.mark.parametrize("sigma", [1e5, 1e200, 1e300])
+def test_noise_beyond_what_floats_square_gives_a_small_finite_epsilon(sigma, accounting_, conversion):
+    """σ² overflows a float beyond σ ≈ 1e154 (hypothesis found σ = 1e300 crashing a script): ε is then bounded by
+    ε at the largest σ the accountant resolves (tiny; the classic conversion's floor is ≈ 0.19 at δ = 1e-5)."""
+    kw = dict(sampling_rate=0.5, steps=100, delta=1e-5, accounting=accounting_, conversion=conversion)
+    at_max = accounting.compute_epsilon(noise_multiplier=accounting.MAX_NOISE_MULTIPLIER, **kw)
+    assert 0.0 <= accounting.compute_epsilon(noise_multiplier=sigma, **kw) <= at_max < 0.2
+
+
 @pytest.mark.parametrize("conversion", ["tight", "classic"])
 def test_noise_for_target_is_the_smallest_that_meets_it(conversion):
     kw = dict(sampling_rate=250 / 60_000, steps=3600, delta=1e-5, conversion=conversion)

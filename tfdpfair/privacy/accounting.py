@@ -205,9 +205,14 @@ def _huge_noise_epsilon(*, sampling_rate, noise_multiplier, steps, delta, accoun
     The smaller of: the same steps without subsampling (q = 1, exact Gaussian RDP / PLD), and
     ε at σ = ``MAX_NOISE_MULTIPLIER`` when σ exceeds it (ε falls as σ grows). Never under-reports.
     """
+    bounds = []
     accountant = make_accountant(accounting=accounting, conversion=conversion, orders=orders)
-    accountant.compose(dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(noise_multiplier), int(steps)))
-    bounds = [float(accountant.get_epsilon(delta))]
+    try:
+        accountant.compose(dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(noise_multiplier),
+                                                              int(steps)))
+        bounds.append(float(accountant.get_epsilon(delta)))
+    except (OverflowError, FloatingPointError, ZeroDivisionError):  # σ² beyond a float (σ ≳ 1e154): the bound below
+        pass
     if noise_multiplier > MAX_NOISE_MULTIPLIER:
         bounds.append(compute_epsilon(sampling_rate=sampling_rate, noise_multiplier=MAX_NOISE_MULTIPLIER, steps=steps,
                                       delta=delta, accounting=accounting, conversion=conversion, orders=orders))
