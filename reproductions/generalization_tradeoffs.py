@@ -55,7 +55,8 @@ Choices, and why (the paper leaves these open; see also ``tfdpfair.data.skewed_d
 * findings: an effect is called reproduced only when it exceeds 1.96 standard errors of
   the evaluation (binomial for accuracy, Hanley–McNeil for AUC, on the test and attack
   sets); this omits the training run's own randomness (the paper reports the median of
-  five seeds), which ``--seed`` repeats measure.
+  five seeds), which ``--seed`` repeats measure: ``tfdpfair seeds`` gathers them (median
+  and range of every number).
 
 * CelebA: the offline file holds 8,000 aligned faces (the official training partition's
   first images), split here into training / validation / test; no early stopping (the
@@ -478,7 +479,8 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
     results.notes = findings + results.notes + [
         "Noise: the findings compare effects with 1.96 standard errors of the evaluation sets (binomial accuracy, "
         "Hanley–McNeil AUC, bootstrap bias); the variation between training runs (seeds) is not in them: repeat "
-        "with --seed to see it. One seed per model here; the paper reports the median of five.",
+        "with --seed into other folders and gather them with `tfdpfair seeds DIR DIR ...` (median and range). One "
+        "seed per model here; the paper reports the median of five.",
         "Batches are reshuffled fixed-size batches; the accounting treats each step as Poisson sampling at "
         "q = batch / N (the convention of the paper's TF Privacy accountant, not a formal bound for shuffling; "
         "--set dp_train.sampling=poisson samples as the accountant assumes)."]

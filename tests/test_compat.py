@@ -104,7 +104,8 @@ def test_a_checkpoint_restores_into_the_same_network_in_a_process_that_built_no_
     names = lambda m: [layer.name for layer in m.layers]  # noqa: E731
     assert names(fresh) != names(model)  # the situation under test: dense_2 is another layer now
     _extras_checkpoint(fresh).restore(path).assert_existing_objects_matched()
-    for a, b in zip(model.variables + model.optimizer.variables, fresh.variables + fresh.optimizer.variables):
+    for a, b in zip(model.variables + model.optimizer.variables, fresh.variables + fresh.optimizer.variables,
+                    strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 

@@ -1,4 +1,4 @@
-"""The ``tfdpfair`` command: ``epsilon``, ``noise``, ``list`` and ``attack``. Thin; the logic lives in the library.
+"""The ``tfdpfair`` command: ``epsilon``, ``noise``, ``list``, ``attack`` and ``seeds``. Thin; the logic lives in the library.
 
 Bad arguments exit with status 2 and one line on stderr saying what is wrong and
 how to fix it; no traceback.
@@ -74,7 +74,7 @@ def _add_run_shape(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tfdpfair", description="Differential privacy accounting and the tfdpfair catalogue.")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="{epsilon,noise,list,attack}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="{epsilon,noise,list,attack,seeds}")
     sub.required = True
     eps = sub.add_parser("epsilon", help="ε of a DP-SGD run (Poisson-sampled Gaussian steps)")
     _add_run_shape(eps)
@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="feed uint8 inputs as they are (default: scale uint8 to [0, 1], as tfdpfair trains)")
     attack.add_argument("--seed", type=_count, default=0)
     attack.add_argument("--json", action="store_true", help="print one JSON object")
+    seeds = sub.add_parser("seeds", help="finished runs of one reproduction with different --seed: median and range "
+                                         "of every number beside the paper's")
+    seeds.add_argument("runs", nargs="+", metavar="RUN_DIR", help="the runs' --out folders, one per seed")
+    seeds.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -240,11 +244,26 @@ def _cmd_attack(args) -> str:
             "exchangeable). The table's epsilon_lower_bound is TF Privacy's, maximised over thresholds: optimistic.")
 
 
+def _cmd_seeds(args) -> str:
+    import dataclasses
+
+    from tfdpfair.reporting.seeds import combine_seeds, load_run, seeds_markdown
+
+    runs = [load_run(folder) for folder in args.runs]
+    rows = combine_seeds(runs)
+    if args.json:
+        return _json({"runs": [{"folder": str(r.folder), "seed": r.results["seed"]} for r in runs],
+                      "privacy": runs[0].results["privacy"],
+                      "rows": [dataclasses.asdict(r) | {"paper_in_range": r.paper_in_range} for r in rows]})
+    return seeds_markdown(runs, rows)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        handler = {"epsilon": _cmd_epsilon, "noise": _cmd_noise, "list": _cmd_list, "attack": _cmd_attack}[args.command]
+        handler = {"epsilon": _cmd_epsilon, "noise": _cmd_noise, "list": _cmd_list, "attack": _cmd_attack,
+                   "seeds": _cmd_seeds}[args.command]
         print(handler(args))
     except (UsageError, InputError) as err:
         print(f"error: {one_line(err)}", file=sys.stderr)

@@ -111,7 +111,7 @@ def steps_per_execution(model) -> int:
     return int(value.numpy()) if hasattr(value, "numpy") else int(value)
 
 
-def checkpoint_extras(model) -> Dict[str, list]:
+def checkpoint_extras(model) -> Dict[str, Dict[str, object]]:
     """What ``tf.train.Checkpoint(model=model, optimizer=...)`` misses, as extra checkpoint entries.
 
     Keras 2 models and optimizers are complete trackables. Keras 3 keeps layers and most
@@ -123,8 +123,9 @@ def checkpoint_extras(model) -> Dict[str, list]:
     Each variable is keyed by its position and shape (``v0003_1568x32``), not by its path:
     Keras 3 names unnamed layers from a per-process counter (``dense_2``), so the same
     network built after other models in a resumed process has other paths. Position and
-    shape are the same for the same architecture, and a changed one has keys the
-    checkpoint lacks, so ``assert_existing_objects_matched`` refuses it.
+    shape are the same for the same architecture; a changed one mostly has keys the
+    checkpoint lacks, but not always (a network that is a prefix of the saved one): compare
+    ``variables_signature`` before and after, as ``EpochCheckpoint`` does.
     """
     if not KERAS3:
         return {}
@@ -139,6 +140,11 @@ def checkpoint_extras(model) -> Dict[str, list]:
 def _by_position(variables) -> Dict[str, object]:
     """{"v<index>_<shape>": variable}, e.g. ``v0003_1568x32``; a scalar's shape is written ``scalar``."""
     return {f"v{i:04d}_{'x'.join(str(int(d)) for d in v.shape) or 'scalar'}": v for i, v in enumerate(variables)}
+
+
+def variables_signature(model) -> List[str]:
+    """``shape:dtype`` of each of the model's variables, in order (``["1568x32:float32", ...]``), on both stacks."""
+    return [f"{'x'.join(str(int(d)) for d in v.shape)}:{tf.as_dtype(v.dtype).name}" for v in model.variables]
 
 
 def legacy_keras_error(what: str) -> str:

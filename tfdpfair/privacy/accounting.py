@@ -202,8 +202,9 @@ def compute_epsilon(
 def _huge_noise_epsilon(*, sampling_rate, noise_multiplier, steps, delta, accounting, conversion, orders) -> float:
     """An upper bound on ε for σ beyond what the subsampled accountant resolves numerically.
 
-    The smaller of: the same steps without subsampling (q = 1, exact Gaussian RDP / PLD), and
-    ε at σ = ``MAX_NOISE_MULTIPLIER`` when σ exceeds it (ε falls as σ grows). Never under-reports.
+    The smaller of: the same steps without subsampling (q = 1, exact Gaussian RDP / PLD; skipped
+    when σ² overflows a float), and ε at σ = ``MAX_NOISE_MULTIPLIER`` when σ exceeds it (ε falls
+    as σ grows); ∞ when neither is available. Never under-reports.
     """
     bounds = []
     accountant = make_accountant(accounting=accounting, conversion=conversion, orders=orders)
@@ -216,7 +217,7 @@ def _huge_noise_epsilon(*, sampling_rate, noise_multiplier, steps, delta, accoun
     if noise_multiplier > MAX_NOISE_MULTIPLIER:
         bounds.append(compute_epsilon(sampling_rate=sampling_rate, noise_multiplier=MAX_NOISE_MULTIPLIER, steps=steps,
                                       delta=delta, accounting=accounting, conversion=conversion, orders=orders))
-    return min(bounds)
+    return min(bounds, default=math.inf)
 
 
 def privacy_spend(

@@ -21,7 +21,12 @@ from typing import Optional, Sequence
 import tensorflow as tf
 
 from tfdpfair import serialization
-from tfdpfair.compat import checkpoint_extras, keras
+from tfdpfair.compat import checkpoint_extras, keras, variables_signature
+from tfdpfair.errors import InputError
+
+
+class CheckpointMismatchError(InputError):
+    """The checkpoint was written for another network (or by an older tfdpfair): it cannot be resumed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,9 +91,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
         manager = self._checkpoint_manager(model)
         if manager.latest_checkpoint is None:
             raise FileNotFoundError(f"--resume: no checkpoint in {self.directory}")
-        # every variable this run has (weights, optimizer slots, noise keys, step counters) must come back
-        manager.checkpoint.restore(manager.latest_checkpoint).expect_partial().assert_existing_objects_matched()
+        def mismatch(why: str) -> CheckpointMismatchError:
+            return CheckpointMismatchError(
+                f"the checkpoint in {self.directory} does not fit this model ({why}): it was written for another "
+                "network or by an older tfdpfair; start a new run instead of --resume")
+
+        try:  # every variable this run has (weights, optimizer slots, noise keys, step counters) must come back
+            manager.checkpoint.restore(manager.latest_checkpoint).expect_partial().assert_existing_objects_matched()
+        except (AssertionError, ValueError) as err:  # unmatched variables; a saved tensor of another shape
+            raise mismatch(str(err).splitlines()[0][:200]) from err
         state = serialization.unpack(self._state.numpy().decode(), self._arrays.numpy())
+        saved = state.get("signature")  # absent in checkpoints of tfdpfair before 2026-11-27
+        if saved is not None and list(saved) != variables_signature(model):
+            raise mismatch(f"{len(saved)} saved variables, {len(model.variables)} here, or other shapes")
         self.history = {k: list(v) for k, v in state["history"].items()}
         self.seconds_before = float(state["seconds"])
         for callback, callback_state in zip(self.stateful, state["callbacks"]):
@@ -113,7 +128,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(float(value))
         state = {"history": self.history, "seconds": self.seconds,
                  "callbacks": [c.checkpoint_state() for c in self.stateful],
-                 "entropy": None if self.entropy is None else str(self.entropy)}
+                 "entropy": None if self.entropy is None else str(self.entropy),
+                 "signature": variables_signature(self.model)}
         text, arrays = serialization.pack(state)
         self._state.assign(text)
         self._arrays.assign(arrays)
