@@ -110,7 +110,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _setting_text(setting: dict) -> str:
+def setting_text(setting: dict) -> str:
+    """A row's setting as the tables print it: ``privacy=DP, techniques=BL`` (``—`` when empty)."""
     return ", ".join(f"{k}={_fmt(v)}" for k, v in setting.items()) or "—"
 
 
@@ -124,7 +125,7 @@ def rows_markdown(rows: List[ResultRow]) -> str:
     """One Markdown table per ``table`` name, with ``ours`` beside ``paper``."""
     parts = []
     for table in dict.fromkeys(r.table for r in rows):
-        body = [[_setting_text(r.setting), r.metric, r.ours, r.paper] for r in rows if r.table == table]
+        body = [[setting_text(r.setting), r.metric, r.ours, r.paper] for r in rows if r.table == table]
         parts.append(f"### {table}\n\n" + markdown_table(["setting", "metric", "ours", "paper"], body))
     return "\n\n".join(parts)
 

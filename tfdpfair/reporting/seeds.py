@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from tfdpfair.errors import InputError
-from tfdpfair.reporting.results import _setting_text, markdown_table, privacy_markdown, validate_results
+from tfdpfair.reporting.results import setting_text, markdown_table, privacy_markdown, validate_results
 from tfdpfair.reporting.rundir import MARKER
 
 # config.json entries that may differ between the seeds of one experiment (where the data was read from).
@@ -147,7 +147,7 @@ def seeds_markdown(runs: Sequence[StoredRun], rows: Sequence[SeedRow]) -> str:
     if first["privacy"]:
         parts.append("## Privacy (every seed)\n\n" + privacy_markdown(first["privacy"]))
     for table in dict.fromkeys(r.table for r in rows):
-        body = [[_setting_text(r.setting), r.metric, r.median, r.low, r.high, r.seeds, r.paper,
+        body = [[setting_text(r.setting), r.metric, r.median, r.low, r.high, r.seeds, r.paper,
                  {None: "—", True: "yes", False: "no"}[r.paper_in_range]] for r in rows if r.table == table]
         parts.append(f"### {table}\n\n" + markdown_table(
             ["setting", "metric", "median", "low", "high", "seeds", "paper", "paper in range"], body))
