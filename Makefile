@@ -51,10 +51,10 @@ demo: stack
 	$(PY) reproductions/dp_dcgan.py --preset quick
 
 test: stack
-	$(PY) -m pytest -q -n $(JOBS) --durations=15
+	$(PY) -m pytest -q -n $(JOBS) --maxschedchunk=1 --durations=15
 ifeq ($(STACK_NAME),current)
 	@echo "tfdpfair: TF Privacy's Keras 2 backends against ours (tf-keras, TF_USE_LEGACY_KERAS=1)"
-	TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q -n $(JOBS) $(LEGACY_TESTS)
+	TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q -n $(JOBS) --maxschedchunk=1 $(LEGACY_TESTS)
 endif
 
 clean:

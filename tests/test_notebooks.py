@@ -15,9 +15,12 @@ SHARED_DATA = Path(os.environ.get("TFDPFAIR_SHARED_DATA", REPO.parent / "shared"
 NEEDS_DATA = {"neither_private_nor_fair": ("celeba.npz",),  # no embedded CelebA or CIFAR-10
               "generalization_tradeoffs": ("cifar10.npz", "celeba.npz")}
 # The notebook run checks the notebook (cells, displayed report and figures); the script's smoke run is tested
-# in full by tests/test_reproductions.py, so a slow one runs a single stage here.
+# in full by tests/test_reproductions.py, so the notebook runs the smallest part of it that still writes a report
+# and figures (the suite's time is mostly these runs).
 NOTEBOOK_FLAGS = {"generalization_tradeoffs": ["--set", 'stages=["celeba"]'],  # the stage the smoke preset skips
-                  "neither_private_nor_fair": ["--set", "clip_sweep=[5.0]"]}
+                  "dp_dcgan": ["--set", 'stages=["classifier"]'],
+                  "neither_private_nor_fair": ["--set", "majority_shares=[0.9]",  # one share: DP and non-DP
+                                               "--set", "clip_sweep_share=0.9"]}
 
 TOY = '''#!/usr/bin/env python
 """Toy (2024), *A title*.

@@ -111,16 +111,12 @@ def test_smoke_run_writes_valid_results(script, uninterrupted):
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)
-def test_a_second_run_never_overwrites_and_a_finished_run_resumes_to_the_same_numbers(script, uninterrupted,
-                                                                                      tmp_path):
+def test_a_finished_run_resumes_to_the_same_numbers(script, uninterrupted, tmp_path):
     _skip_without_data(script)
     reference, _ = uninterrupted(script)
     out = tmp_path / "out"
     shutil.copytree(reference, out)  # a run folder moves with its contents; the shared one stays as it was
     before = _numbers(out)
-    again = _run(script, "--preset", "smoke", "--out", str(out), "--dry-run")
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert (out.parent / "out-run2" / "results.json").exists(), "a second run must not overwrite the first"
     resumed = _run(script, "--out", str(out), "--resume")  # the flags come from the run's config.json
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "done earlier" in resumed.stdout
@@ -172,14 +168,20 @@ def test_ctrl_c_prints_one_line_saying_how_to_resume(tmp_path):
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-def test_dry_run_writes_the_privacy_plan_only(script, tmp_path):
-    proc = _run(script, "--preset", "smoke", "--dry-run", "--out", str(tmp_path))
+def test_dry_run_writes_the_privacy_plan_only_and_a_second_run_never_overwrites_the_first(script, tmp_path):
+    out = tmp_path / "out"
+    proc = _run(script, "--preset", "smoke", "--dry-run", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = json.loads((tmp_path / "results.json").read_text())
+    results = json.loads((out / "results.json").read_text())
     validate_results(results)
     assert results["rows"] == [] and results["privacy"]
-    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "complete.json").exists()
+    assert not (out / "checkpoints").exists() and not (out / "complete.json").exists()
     assert "Privacy plan" in proc.stdout
+    first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    again = _run(script, "--preset", "smoke", "--dry-run", "--out", str(out))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (tmp_path / "out-run2" / "results.json").exists(), "a second run must not overwrite the first"
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == first
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])

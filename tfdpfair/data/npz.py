@@ -5,7 +5,8 @@ Three layouts are read:
 * arrays: ``x_train``, ``y_train``, ``x_test``, ``y_test`` (MNIST, decoded CIFAR-10);
   grayscale (N, H, W) gets a channel axis;
 * JPEG blob: ``<split>_jpeg`` bytes with ``<split>_offsets`` (N + 1) and ``y_<split>``
-  (``cifar10_full_jpeg.npz``, the complete CIFAR-10), decoded with Pillow;
+  (``cifar10_full_jpeg.npz``, the complete CIFAR-10), decoded with Pillow once and then
+  read from an on-disk cache (``tfdpfair.data.jpeg``);
 * attributes: ``x``, ``attrs``, ``attr_names`` (``celeba.npz``: ids 1–8,000, all from
   the official train partition, so only split ``train`` (or ``all``) exists).
 
@@ -17,7 +18,6 @@ floats in [0, 1] (scaled by 255) or in [0, 255]; anything else is refused.
 """
 from __future__ import annotations
 
-import io
 import zipfile
 import zlib
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from tfdpfair.data.dataset import Dataset
+from tfdpfair.data.jpeg import load_decoded
 from tfdpfair.errors import DataFormatError
 
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError)
@@ -86,23 +87,6 @@ def _labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray, where: str) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    if blob.ndim != 1 or offsets.ndim != 1 or len(offsets) < 1 or np.any(np.diff(offsets) < 0) \
-            or offsets[0] < 0 or offsets[-1] > len(blob):
-        raise DataFormatError(f"{where}: the JPEG offsets do not index the blob (need N + 1 increasing offsets "
-                              f"within its {len(blob)} bytes)")
-    try:
-        images = [np.asarray(Image.open(io.BytesIO(blob[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB"))
-                  for i in range(len(offsets) - 1)]
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise DataFormatError(f"{where}: an image does not decode as JPEG ({err})") from None
-    if not images or len({im.shape for im in images}) != 1:
-        raise DataFormatError(f"{where}: the JPEG images are missing or differ in size")
-    return np.stack(images).astype(np.uint8)
-
-
 def _array(f, key: str, path: Path) -> np.ndarray:
     try:
         return f[key]
@@ -149,8 +133,8 @@ def load_npz(name: str, split: str, path: Path) -> Dataset:
             needed = {f"{split}_offsets", f"y_{split}"} - keys
             if needed:
                 raise DataFormatError(f"{path.name} has {split}_jpeg but lacks {sorted(needed)}; {LAYOUT_HINT}")
-            x = _decode_jpegs(_array(f, f"{split}_jpeg", path), _array(f, f"{split}_offsets", path),
-                              where(f"{split}_jpeg"))
+            x = load_decoded(path, split, lambda: _array(f, f"{split}_jpeg", path),
+                             _array(f, f"{split}_offsets", path), where(f"{split}_jpeg"))
         elif f"x_{split}" in keys:
             if f"y_{split}" not in keys:
                 raise DataFormatError(f"{path.name} has x_{split} but no y_{split}; {LAYOUT_HINT}")
