@@ -145,7 +145,8 @@ class Config:
 
 
 PRESETS = {
-    # four models (two shares × DP / non-DP); the clipping sweep is S = 5 alone, which adds no model
+    # four models (two shares × DP / non-DP); the clipping sweep is S = 5 alone, which adds no model (the notebook
+    # test runs its S = 1 model: tests/test_notebooks.py)
     "smoke": Config(train_size=200, eval_size=80, downsample=4, model_width=4, majority_shares=(0.9, 0.7),
                     noise_multipliers=(0.7,), clip_sweep=(5.0,), curve_points=2, bootstrap_resamples=50,
                     train=TrainConfig(batch_size=32, epochs=2, learning_rate=1e-3, optimizer="adam")),

@@ -1,5 +1,8 @@
 """Shared fixtures: the offline datasets in ../shared/data (tests skip, with a reason, without them)."""
+import fcntl
+import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -7,15 +10,19 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Decoded JPEG datasets (tfdpfair.data.jpeg) are cached for all test processes and the scripts they start, in a
-# folder of the system's temporary space rather than the user's cache (the tests' own small files would pile up).
-os.environ.setdefault("TFDPFAIR_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"tfdpfair-tests-{os.getuid()}"))
-# Under pytest-xdist each test process (and the scripts it starts) gets its share of the cores as TensorFlow's
-# thread pools: by default each would use all of them, and their spinning threads slow one another (two DCGAN
+# private folder made by the first (controlling) process, inherited by the others through the environment, and
+# removed when the session ends (pytest_sessionfinish below); the user's own cache is left alone.
+if "TFDPFAIR_CACHE_DIR" not in os.environ:
+    os.environ["TFDPFAIR_CACHE_DIR"] = tempfile.mkdtemp(prefix="tfdpfair-test-cache-")
+    _OWN_CACHE = os.environ["TFDPFAIR_CACHE_DIR"]
+else:
+    _OWN_CACHE = None
+# Under pytest-xdist each test process (and the scripts it starts) gets its share of the cores for TensorFlow's
+# intra-op pool: by default each would use all of them, and their spinning threads slow one another (two DCGAN
 # smoke runs side by side on 2 cores: 104 and 127 s with the default pools, 92 and 117 s with one thread each).
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", _threads)
-    os.environ.setdefault("TF_NUM_INTEROP_THREADS", _threads)
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("TFDPFAIR_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -29,13 +36,14 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-# The slowest tests run first. `make test` hands tests to its two processes one at a time (--maxschedchunk=1; the
-# default sends each process a quarter of the suite in one consecutive block): the first process gets the first
-# two, the second the next two, then each the next test as it finishes one. So the four scripts' shared smoke runs
-# (tests/test_reproductions.py::uninterrupted) start at once, the largest paired with the smallest; the notebook
-# runs, which read none of them, come next; by the time a test that reads a smoke run starts, that run has
-# finished, so no process waits on the other's lock; the quick tests even out the end. Any other order (or -n 0)
-# gives the same results, only later.
+# The slowest tests run first. `make test` hands tests out one at a time (--maxschedchunk=1; by default pytest-xdist
+# sends each process an eighth of the suite as one consecutive block, which would give one process all of these):
+# each process holds two tests, the one it runs and the next, and gets the next test in this order as it finishes
+# one. So the first process makes the shared smoke runs (tests/test_reproductions.py::uninterrupted) of the first
+# two scripts, the second those of the other two (the largest paired with the smallest); the notebook runs, which
+# read none of them, come next; the tests that read a smoke run usually start once it has finished, and the quick
+# tests even out the end. This is only about time: in any other order (or with -n 0) a test that needs a smoke
+# run another process is making waits for it, and the results are the same.
 _SCRIPTS = ("neither_private_nor_fair", "dp_cgan", "generalization_tradeoffs", "dp_dcgan")
 SLOWEST_FIRST = tuple(
     f"{test}[{script}]" for test in (
@@ -58,3 +66,35 @@ def pytest_collection_modifyitems(config, items):
         return next((i for suffix, i in place.items() if item.nodeid.endswith(suffix)), len(place))
 
     items.sort(key=rank)  # stable: the rest keep their collection order
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _OWN_CACHE and not hasattr(session.config, "workerinput"):  # the controlling process, after all the others
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def computed_once(tmp_path_factory):
+    """``get(name, compute)``: ``compute(folder)`` (JSON-serialisable result) run once per test session, shared by
+    all test processes: the first to ask computes it under a file lock, the others wait and read it. A failure is
+    reported to every test that asks, without computing again."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each process's own
+
+    def get(name, compute):
+        folder = root / f"once-{name}"
+        folder.mkdir(exist_ok=True)
+        value, failed = folder / "value.json", folder / "failed"
+        with open(folder / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not value.is_file() and not failed.is_file():
+                try:
+                    value.write_text(json.dumps(compute(folder)))
+                except Exception as err:  # noqa: BLE001 (reported to each test below)
+                    failed.write_text(f"{type(err).__name__}: {err}"[-3000:])
+        if failed.is_file():
+            pytest.fail(f"{name} failed:\n{failed.read_text()}")
+        return json.loads(value.read_text())
+
+    return get

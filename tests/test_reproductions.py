@@ -4,7 +4,6 @@ The kill test sends SIGKILL at a random moment of a run (the moment is printed o
 failure) and checks that ``--resume`` ends with exactly the numbers of the
 uninterrupted run: same ε, same accuracies, same FIDs.
 """
-import fcntl
 import json
 import os
 import random
@@ -54,34 +53,25 @@ def _numbers(out: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def uninterrupted(tmp_path_factory):
+def uninterrupted(computed_once):
     """One uninterrupted smoke run per script (out folder, wall seconds), shared by the tests below: read it, never
     change it (copy it first).
 
-    Shared by all test processes of the session (``make test`` runs ``-n 2``): the first to ask runs the
-    script under a file lock, the others wait for it and reuse its folder. The smoke runs are the slowest
-    thing in the suite; neither a module-scoped cache (dropped whenever the next test is from another
-    module) nor pytest-xdist's ``loadgroup`` (it silently stops grouping on pytest 9.2, pytest-xdist
-    issue 1386) keeps them to one each.
+    Made once per session for all test processes (``make test`` runs ``-n 2``; see ``computed_once`` in
+    conftest.py). The smoke runs are the slowest thing in the suite; neither a module-scoped cache (dropped
+    whenever the next test is from another module) nor pytest-xdist's ``loadgroup`` (it silently stops grouping
+    on pytest 9.2, pytest-xdist issue 1386) keeps them to one each.
     """
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the session's folder, above each worker's own
-
     def get(script):
-        folder = root / f"uninterrupted-{script.stem}"
-        folder.mkdir(exist_ok=True)
-        seconds, failed = folder / "seconds", folder / "failed"
-        with open(folder / "lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-            if not seconds.is_file() and not failed.is_file():
-                start = time.monotonic()
-                proc = _run(script, "--preset", "smoke", "--out", str(folder / "out"))
-                (seconds if proc.returncode == 0 else failed).write_text(
-                    str(time.monotonic() - start) if proc.returncode == 0 else proc.stderr[-3000:])
-        if failed.is_file():  # once per session: the tests after the first report it without running it again
-            pytest.fail(f"the uninterrupted smoke run of {script.stem} failed:\n{failed.read_text()}")
-        return folder / "out", float(seconds.read_text())
+        def run(folder):
+            start = time.monotonic()
+            proc = _run(script, "--preset", "smoke", "--out", str(folder / "out"))
+            if proc.returncode != 0:
+                raise RuntimeError(f"the uninterrupted smoke run of {script.stem} failed:\n{proc.stderr[-3000:]}")
+            return {"out": str(folder / "out"), "seconds": time.monotonic() - start}
+
+        done = computed_once(f"uninterrupted-{script.stem}", run)
+        return Path(done["out"]), done["seconds"]
 
     return get
 

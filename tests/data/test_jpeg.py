@@ -44,25 +44,30 @@ def test_decoded_once_then_read_from_the_cache(archive, tmp_path):
     assert not list((tmp_path / "cache").glob("*.tmp"))
 
 
-def test_a_changed_file_is_decoded_anew(archive):
+def test_a_changed_file_is_decoded_anew_even_with_its_old_size_and_time(archive):
     path, images, decodes = archive
     load_npz("cifar10", "test", path)
+    before = path.stat()
     blob, offsets = _blob(images[::-1])
     np.savez(path, test_jpeg=blob, test_offsets=offsets, y_test=np.arange(4))
-    os.utime(path, ns=(1, 1))  # a rewrite within the clock's resolution is still a new (size, mtime) key
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # as cp -p, rsync -t or tar would leave it
+    assert path.stat().st_size == before.st_size  # the same images in another order: the same size
     np.testing.assert_array_equal(load_npz("cifar10", "test", path).x, images[::-1])
     assert len(decodes) == 2
 
 
-@pytest.mark.parametrize("damage", ["truncated", "wrong_shape"])
+@pytest.mark.parametrize("damage", ["truncated", "wrong_shape", "an_archive"])
 def test_a_bad_cache_file_is_decoded_again_and_replaced(archive, tmp_path, damage):
     path, images, decodes = archive
     load_npz("cifar10", "test", path)
     (cached,) = (tmp_path / "cache").glob("*.npy")
     if damage == "truncated":
         cached.write_bytes(cached.read_bytes()[:100])
-    else:
+    elif damage == "wrong_shape":
         np.save(cached, images[:3])
+    else:
+        with open(cached, "wb") as f:
+            np.savez(f, x=images)
     np.testing.assert_array_equal(load_npz("cifar10", "test", path).x, images)
     np.testing.assert_array_equal(np.load(cached), images)
     assert len(decodes) == 2
@@ -86,10 +91,17 @@ def test_an_unwritable_cache_folder_costs_only_the_decoding(archive, monkeypatch
     assert len(decodes) == 1
 
 
-def test_default_folder_follows_xdg(monkeypatch, tmp_path):
+def test_default_folder_follows_xdg_and_no_home_means_no_cache(monkeypatch, tmp_path):
     monkeypatch.delenv(jpeg.CACHE_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert jpeg.cache_dir() == tmp_path / "tfdpfair"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(jpeg.Path, "home", staticmethod(no_home))
+    assert jpeg.cache_dir() is None
 
 
 def test_offsets_that_do_not_index_the_blob_are_refused():

@@ -3,24 +3,26 @@
 Decoding CIFAR-10's 60,000 JPEGs with Pillow takes 10–15 s of one CPU core, and every
 process that reads the file pays it: each run, each resumed run, each test process. The
 decoded split is therefore saved as a ``.npy`` file the first time and read back after
-(≈ 0.2 s). Its name is keyed by the data file's resolved path, size and modification time,
-the split, and Pillow's version, so a changed file or decoder is decoded anew; a cache
-file that does not load, or holds another shape or dtype, is decoded again and replaced.
-Writes go to a temporary name and are renamed into place, so processes that decode the
-same file at once cannot leave a half-written cache file.
+(≈ 0.2 s). Its name is keyed by the blob's content (the archive's CRC-32 and size of the
+stored blob, a hash of the offsets), the split and Pillow's version, so a changed file or
+decoder is decoded anew whatever its name, size or modification time; a cache file that does
+not load, or holds another image count, dtype or channel count, is decoded again and replaced.
+Writes go to a private temporary file renamed into place, so processes that decode the same
+file at once cannot leave a half-written cache file.
 
 Where: ``$TFDPFAIR_CACHE_DIR`` if set (an empty value turns the cache off), else
-``$XDG_CACHE_HOME/tfdpfair``, else ``~/.cache/tfdpfair``. An unwritable folder only
-costs the decoding time. Delete the folder at any time to reclaim the space (CIFAR-10:
-184 MB per Pillow version).
+``$XDG_CACHE_HOME/tfdpfair``, else ``~/.cache/tfdpfair``. A folder that cannot be made or
+written (or no home folder) only costs the decoding time. Nothing is ever removed: delete the
+folder at any time to reclaim the space (CIFAR-10: 184 MB per version of the file and of Pillow).
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -30,11 +32,14 @@ CACHE_ENV = "TFDPFAIR_CACHE_DIR"
 
 
 def cache_dir() -> Optional[Path]:
-    """The decoded-image cache folder, or None when ``$TFDPFAIR_CACHE_DIR`` is set empty (caching off)."""
+    """The decoded-image cache folder, or None: ``$TFDPFAIR_CACHE_DIR`` set empty (caching off), or no home folder."""
     configured = os.environ.get(CACHE_ENV)
     if configured is not None:
         return Path(configured).expanduser() if configured.strip() else None
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    except RuntimeError:  # no HOME and an unknown user
+        return None
     return Path(base) / "tfdpfair"
 
 
@@ -60,12 +65,11 @@ def decode_images(blob: np.ndarray, offsets: np.ndarray, where: str) -> np.ndarr
     return np.stack(images).astype(np.uint8)
 
 
-def _cache_file(folder: Path, source: Path, split: str) -> Path:
+def _cache_file(folder: Path, stem: str, split: str, fingerprint: str) -> Path:
     import PIL
 
-    stat = source.stat()
-    key = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{split}|Pillow {PIL.__version__}"
-    return folder / f"{source.stem}-{split}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npy"
+    key = f"{fingerprint}|{split}|Pillow {PIL.__version__}"
+    return folder / f"{stem}-{split}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npy"
 
 
 def _read(path: Path, count: int) -> Optional[np.ndarray]:
@@ -73,32 +77,38 @@ def _read(path: Path, count: int) -> Optional[np.ndarray]:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError):
         return None
-    ok = x.dtype == np.uint8 and x.ndim == 4 and len(x) == count and x.shape[-1] == 3
+    ok = isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 4 and len(x) == count and x.shape[-1] == 3
     return x if ok else None
 
 
 def _write(path: Path, x: np.ndarray) -> None:
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(temporary, "wb") as f:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+        with os.fdopen(handle, "wb") as f:
             np.save(f, x, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(temporary, path)
     except OSError:  # a read-only or full disk costs the decoding time, nothing else
-        try:
-            temporary.unlink()
-        except OSError:
-            pass
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
 
 
-def load_decoded(source: Path, split: str, blob_of, offsets: np.ndarray, where: str) -> np.ndarray:
-    """The images of ``split`` in the data file ``source``: from the cache, else decoded and cached.
+def load_decoded(*, stem: str, split: str, fingerprint: str, blob_of: Callable[[], np.ndarray],
+                 offsets: np.ndarray, where: str) -> np.ndarray:
+    """The images of ``split`` of the data file named ``stem``: from the cache, else decoded and cached.
 
-    ``blob_of()`` returns the blob; it is read only when the cache cannot answer (reading
-    the compressed blob costs time too).
+    ``fingerprint`` identifies the blob's content (``npz.py`` gives the archive's CRC-32 and
+    size of the stored blob and a hash of the offsets). ``blob_of()`` returns the blob; it is
+    read only when the cache cannot answer (reading the compressed blob costs time too).
     """
     folder = cache_dir()
-    path = _cache_file(folder, source, split) if folder is not None else None
+    path = _cache_file(folder, stem, split, fingerprint) if folder is not None else None
     if path is not None and path.is_file():
         cached = _read(path, len(offsets) - 1)
         if cached is not None:

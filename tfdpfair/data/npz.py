@@ -18,6 +18,7 @@ floats in [0, 1] (scaled by 255) or in [0, 255]; anything else is refused.
 """
 from __future__ import annotations
 
+import hashlib
 import zipfile
 import zlib
 from pathlib import Path
@@ -94,6 +95,14 @@ def _array(f, key: str, path: Path) -> np.ndarray:
         raise _corrupt(path, err) from None
 
 
+def _fingerprint(f, key: str, offsets: np.ndarray) -> str:
+    """The content of array ``key`` in the open archive ``f`` without reading it: its CRC-32 and size as stored
+    (from the zip directory), with a hash of ``offsets``."""
+    info = f.zip.getinfo(f"{key}.npy")
+    digest = hashlib.sha256(np.ascontiguousarray(offsets).tobytes()).hexdigest()[:16]
+    return f"{info.CRC:08x}-{info.file_size}-{offsets.dtype.str}-{digest}"
+
+
 def _open_archive(path: Path, single_array: str):
     """``np.load(path)`` of an .npz archive (no pickles); ``DataFormatError(single_array)`` for a lone .npy array."""
     try:
@@ -133,8 +142,10 @@ def load_npz(name: str, split: str, path: Path) -> Dataset:
             needed = {f"{split}_offsets", f"y_{split}"} - keys
             if needed:
                 raise DataFormatError(f"{path.name} has {split}_jpeg but lacks {sorted(needed)}; {LAYOUT_HINT}")
-            x = load_decoded(path, split, lambda: _array(f, f"{split}_jpeg", path),
-                             _array(f, f"{split}_offsets", path), where(f"{split}_jpeg"))
+            offsets = _array(f, f"{split}_offsets", path)
+            x = load_decoded(stem=path.stem, split=split, fingerprint=_fingerprint(f, f"{split}_jpeg", offsets),
+                             blob_of=lambda: _array(f, f"{split}_jpeg", path), offsets=offsets,
+                             where=where(f"{split}_jpeg"))
         elif f"x_{split}" in keys:
             if f"y_{split}" not in keys:
                 raise DataFormatError(f"{path.name} has x_{split} but no y_{split}; {LAYOUT_HINT}")
