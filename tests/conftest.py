@@ -19,7 +19,8 @@ else:
     _OWN_CACHE = None
 # Under pytest-xdist each test process (and the scripts it starts) gets its share of the cores for TensorFlow's
 # intra-op pool: by default each would use all of them, and their spinning threads slow one another (two DCGAN
-# smoke runs side by side on 2 cores: 104 and 127 s with the default pools, 92 and 117 s with one thread each).
+# smoke runs side by side on 2 cores: 104 and 127 s with the default pools, 92 and 117 s with one intra-op and
+# one inter-op thread each; the inter-op pool is left at its default, since one thread can hang collective ops).
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
