@@ -4,11 +4,15 @@ import mpmath
 import pytest
 
 from tfdpfair.privacy import accounting  # noqa: F401  (installs the signed series where needed)
-from tfdpfair.privacy.sampled_gaussian import dp_accounting_series_is_signed, log_a_frac, use_signed_fractional_series
+from dp_accounting.rdp import rdp_privacy_accountant
+from tfdpfair.privacy.sampled_gaussian import (DP_ACCOUNTING_LOG_A_FRAC, dp_accounting_series_is_signed, log_a_frac,
+                                               use_signed_fractional_series)
 
 CASES = [(32 / 24_000, 0.5, 1.5), (32 / 24_000, 0.5, 2.5), (0.01, 1.1, 3.5), (0.004, 1.3, 7.25), (0.1, 2.0, 1.75),
          # large q and σ (De et al.'s and Hassanpour et al.'s CIFAR batches; a smoke run's q = 0.5)
-         (0.08, 3.0, 2.5), (0.33, 10.0, 5.5), (0.33, 21.1, 10.9), (0.5, 1.0, 2.5)]
+         (0.08, 3.0, 2.5), (0.33, 10.0, 5.5), (0.33, 21.1, 10.9), (0.5, 1.0, 2.5),
+         # series of more than 1,000 terms (dp-accounting 0.6.0 skips these orders)
+         (0.25, 0.867, 1.1), (0.5, 0.774, 1.3)]
 
 
 def _log_a_by_quadrature(q, sigma, alpha):
@@ -31,7 +35,16 @@ def test_the_accountant_we_use_gives_the_true_rdp_at_any_order(q, sigma, alpha):
     assert accountant.rdp[0] == pytest.approx(expected, rel=1e-7)
 
 
-def test_installing_is_idempotent_and_leaves_a_signed_series():
-    assert dp_accounting_series_is_signed()
+def test_installing_is_idempotent_and_leaves_our_series_in_place():
+    assert rdp_privacy_accountant._compute_log_a_frac is log_a_frac
     assert use_signed_fractional_series() is False
+
+
+@pytest.mark.skipif(not dp_accounting_series_is_signed(), reason="this dp-accounting drops the signs (>= 0.4.4)")
+@pytest.mark.parametrize("q", [0.001, 0.02, 0.25, 0.5, 0.9])
+@pytest.mark.parametrize("sigma", [0.5, 0.9, 3.0, 20.0])
+def test_log_a_frac_equals_dp_accounting_0_4_3s_loop(q, sigma):
+    """The pinned stack's dp-accounting keeps the signs: ours must be the same numbers, only faster."""
+    for alpha in (1.1, 1.5, 2.25, 4.5, 10.9):
+        assert log_a_frac(q, sigma, alpha) == pytest.approx(DP_ACCOUNTING_LOG_A_FRAC(q, sigma, alpha), rel=1e-10)
 

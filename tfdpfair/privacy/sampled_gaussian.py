@@ -9,9 +9,13 @@ guarantee, but a loose one: for q = 32/24,000 and σ = 0.5 the RDP at α = 1.5 c
 out 10 % too large and at α = 2.5 0.5 % too large (against numerical integration),
 which moves ε in the third digit (Farrand et al.'s z = 0.5: 16.26 instead of 16.22).
 
-``log_a_frac`` is 0.4.3's series with the signs, tested against quadrature;
-``use_signed_fractional_series()`` puts it in place of dp-accounting's own when that one
-disagrees with it, so both stacks print the same ε. Imports no TensorFlow.
+``log_a_frac`` is 0.4.3's series with the signs and its stopping rule, vectorised with NumPy and
+tested against quadrature and against 0.4.3's own loop; ``use_signed_fractional_series()`` puts it
+in place of dp-accounting's series on both stacks, so both print the same ε: on ≥ 0.4.4 it
+restores the signs (and the orders whose series needs more than 0.6.0's 1,000 terms), on 0.4.3
+it is the same numbers about 12× faster (0.5 s → 0.04 s for the 90 fractional default orders at
+q = 0.25, σ = 0.87; the generalization_tradeoffs smoke preset spent 220 of its 216 + 140 s
+calibrating σ in 0.4.3's loop). Imports no TensorFlow.
 """
 from __future__ import annotations
 
@@ -21,7 +25,10 @@ import numpy as np
 from dp_accounting.rdp import rdp_privacy_accountant
 from scipy import special
 
-_MAX_TERMS = 1000  # as dp-accounting 0.6.0: an order whose series has not converged by then is skipped (inf)
+# 0.4.3 sums until the terms are small, with no cap; at large q the small orders need thousands of terms
+# (11,708 at q = 0.5, σ = 20, α = 1.1, the most over q ∈ [0.01, 0.99], σ ∈ [0.3, 20], α ∈ (1, 11)), where
+# 0.6.0 gives up at 1,000 and skips the order. Past this cap an order is skipped (inf).
+_MAX_TERMS = 100_000
 
 
 def _log_erfc(x: np.ndarray) -> np.ndarray:
@@ -59,7 +66,7 @@ def log_a_frac(q: float, sigma: float, alpha: float) -> float:
 
     A_α = E_{z∼N(0,σ²)}[((1 − q) + q·exp((2z − 1)/(2σ²)))^α]; RDP(α) = log A_α / (α − 1).
     The terms up to and including the first whose two parts are both below e⁻³⁰ are summed
-    (0.4.3's stopping rule), vectorised; inf when that takes more than 1,000 terms.
+    (0.4.3's stopping rule), vectorised; inf when that takes more than 100,000 terms.
     """
     n = 64
     while True:
@@ -76,21 +83,22 @@ def log_a_frac(q: float, sigma: float, alpha: float) -> float:
 
 #: (q, σ, α) where dp-accounting 0.4.4–0.6.0's unsigned series is visibly off (10 %).
 _PROBE = (32 / 24_000, 0.5, 1.5)
+#: dp-accounting's own series, as imported (before ``use_signed_fractional_series`` replaces it).
+DP_ACCOUNTING_LOG_A_FRAC = rdp_privacy_accountant._compute_log_a_frac
 
 
 def dp_accounting_series_is_signed() -> bool:
-    """Whether the installed dp-accounting's fractional-order series agrees with ``log_a_frac``."""
-    theirs = rdp_privacy_accountant._compute_log_a_frac(*_PROBE)
-    return math.isclose(theirs, log_a_frac(*_PROBE), rel_tol=1e-9)
+    """Whether the installed dp-accounting's own fractional-order series keeps the signs (0.4.3 does)."""
+    return math.isclose(DP_ACCOUNTING_LOG_A_FRAC(*_PROBE), log_a_frac(*_PROBE), rel_tol=1e-9)
 
 
 def use_signed_fractional_series() -> bool:
-    """Make dp-accounting's RDP accountant use ``log_a_frac`` if its own series drops the signs.
+    """Make dp-accounting's RDP accountant use ``log_a_frac`` for fractional orders.
 
     Returns whether it replaced anything. Idempotent; affects every ``RdpAccountant`` in the process
-    (only fractional orders of the Poisson-subsampled Gaussian, the one place the two disagree).
+    (only fractional orders of the Poisson-subsampled Gaussian).
     """
-    if rdp_privacy_accountant._compute_log_a_frac is log_a_frac or dp_accounting_series_is_signed():
+    if rdp_privacy_accountant._compute_log_a_frac is log_a_frac:
         return False
     rdp_privacy_accountant._compute_log_a_frac = log_a_frac
     return True
