@@ -32,7 +32,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-PURPOSES = ("noise", "sampling", "augmentation", "latent", "init", "evaluation")
+PURPOSES = ("noise", "sampling", "augmentation", "latent", "init", "evaluation", "adversary")
 _DOMAIN = b"tfdpfair/streams/v1"
 
 

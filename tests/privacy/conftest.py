@@ -34,8 +34,8 @@ def _initial_weights(model_name, input_shape, classes):
 
 
 def privatised_sum(x, y, *, l2_norm_clip, noise_multiplier=0.0, backend="tfdpfair", model_name="mlp", classes=4,
-                   seed=0, expected_batch_size=None, method=None, **train_options):
-    """B · (w_before − w_after) after one DP step of SGD(lr = 1) on (x, y)."""
+                   seed=0, expected_batch_size=None, method=None, adversary=None, **train_options):
+    """B · (w_before − w_after) after one DP step of SGD(lr = 1) on (x, y); ``adversary``: make_private's."""
     input_shape = x.shape[1:]
     keras.utils.set_random_seed(seed)
     model = models.get(model_name, input_shape=input_shape, num_classes=classes)
@@ -43,11 +43,12 @@ def privatised_sum(x, y, *, l2_norm_clip, noise_multiplier=0.0, backend="tfdpfai
     dp = DPConfig(l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier)
     train = TrainConfig(batch_size=len(x), learning_rate=1.0, backend=backend, **train_options)
     streams = RunStreams(seed=seed, name="probe")
-    if method is None:
+    if method is None and adversary is None:
         trainable = compile_for_training(model, dp=dp, train=train, expected_batch_size=expected_batch_size,
                                          streams=streams)
-    else:  # a given per-example engine (layerwise or vmap)
-        trainable = make_private(model, dp, method=method, expected_batch_size=expected_batch_size, streams=streams)
+    else:  # a given per-example engine (layerwise or vmap), or an adversary
+        trainable = make_private(model, dp, method=method or "auto", expected_batch_size=expected_batch_size,
+                                 streams=streams, adversary=adversary, **train_options)
         trainable.compile(optimizer=keras.optimizers.SGD(1.0),
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     before = flat(model.get_weights())
@@ -102,4 +103,5 @@ def dp_probe():
     probe.reference = per_example_reference
     probe.tf_privacy_sum = tf_privacy_sum
     probe.data = make_data
+    probe.initial_weights = _initial_weights
     return probe

@@ -235,3 +235,51 @@ def test_dp_sat_noise_is_sigma_C_at_a_fixed_state(dp_probe):
     clean = step_sum(0.0, 0)
     noise = np.concatenate([step_sum(SIGMA, s) - clean for s in range(3)])
     assert np.std(noise) == pytest.approx(SIGMA * C, rel=0.06)
+
+
+# -- DP-SGD + PGD-AT: each example's gradient at its own adversarial example, clipped as on every other path ------
+ADVERSARY_PGD = dict(epsilon=0.1, step_size=0.05, steps=3)
+
+
+def _adversary(**changes):
+    from tfdpfair.training.adversarial import PGDConfig, pgd_adversary
+
+    return pgd_adversary(PGDConfig(**{**ADVERSARY_PGD, **changes}))
+
+
+@pytest.mark.parametrize("options", [{}, {"physical_batch_size": 3}], ids=["whole", "chunks_of_3"])
+def test_adversarial_sensitivity(options, dp_probe):
+    """Removing one example moves the pre-noise sum by at most C. The random starts are data-independent noise, one
+    draw per row: the bound holds with the other rows' starts held fixed, which the test arranges by attacking from
+    x itself (start="none") when it removes a middle example, and by removing the last one (the stateless uniform
+    draw of n − 1 rows is the first n − 1 rows of the draw of n) with random starts."""
+    x, y = dp_probe.data(10)
+    for start, removed in (("none", 0), ("none", 7), ("uniform", len(x) - 1)):
+        kw = dict(l2_norm_clip=C, adversary=_adversary(start=start), **options)
+        keep = np.arange(len(x)) != removed
+        full = dp_probe.privatised_sum(x, y, **kw)
+        assert np.linalg.norm(full - dp_probe.privatised_sum(x[keep], y[keep], **kw)) <= C * 1.0001
+
+
+def test_adversarial_clipped_sum_is_the_sum_of_each_examples_own_adversarial_gradient(dp_probe):
+    """No random start: the DP step's clipped sum = Σ_i clip(∇ loss at PGD(x_i) computed for x_i alone)."""
+    from tfdpfair.training.adversarial import PGDConfig, pgd_attack
+
+    x, y = dp_probe.data(8)
+    config = PGDConfig(start="none", **ADVERSARY_PGD)
+    ours = dp_probe.privatised_sum(x, y, l2_norm_clip=C, adversary=_adversary(start="none"))
+    model = models.get("mlp", input_shape=x.shape[1:], num_classes=4)
+    model.set_weights(dp_probe.initial_weights("mlp", x.shape[1:], 4))
+    alone = np.concatenate([pgd_attack(model, x[i:i + 1], y[i:i + 1], config=config, seed=tf.constant([0, 0], tf.int64))
+                            for i in range(len(x))])
+    expected, n_clipped = dp_probe.reference(alone, y, l2_norm_clip=C)
+    assert 0 < n_clipped
+    np.testing.assert_allclose(ours, expected, atol=5e-5, rtol=1e-3)
+    assert not np.allclose(ours, dp_probe.reference(x, y, l2_norm_clip=C)[0], atol=1e-3)  # the attack moved x
+
+
+def test_adversarial_noise_is_sigma_C_once_per_step(dp_probe):
+    """Noise added per PGD step (or per chunk) would not give std σC."""
+    x, y = dp_probe.data(16, input_shape=(8, 8, 1))
+    noise = _noise(dp_probe, x, y, adversary=_adversary(), physical_batch_size=4)
+    assert np.std(noise) == pytest.approx(SIGMA * C, rel=0.06)

@@ -19,7 +19,7 @@ run continues the streams where they stopped: it never redraws an earlier step's
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import tensorflow as tf
 
@@ -41,6 +41,10 @@ def _check_no_batch_norm(model: keras.Model) -> None:
             )
 
 
+def _draw(seed, i):
+    return None if seed is None else step_seed(seed, i)
+
+
 class PrivateModel(keras.Model):
     """Wraps ``model`` (shares its weights); ``fit`` runs DP-SGD steps. Save ``.model``, not this wrapper.
 
@@ -58,12 +62,16 @@ class PrivateModel(keras.Model):
       streams: where the noise and augmentation come from (``RunStreams(seed=..., name=...)``
         for a reproducible run); None draws a fresh 128-bit key from the OS, so two
         models never share noise unless asked to.
+      adversary: ``adversary(model, x, y, seed=...) → x′``, applied to each chunk (after augmentation)
+        before the per-example gradients, e.g. ``tfdpfair.training.adversarial.pgd_adversary(config)``
+        (DP-SGD + PGD-AT). It must build row i of x′ from row i of x and the weights only, and add no
+        noise of its own: the clipping then bounds each example's influence as on any other path.
     """
 
     def __init__(self, model: keras.Model, dp: DPConfig, *, physical_batch_size: Optional[int] = None,
                  augmentation: Optional[Augmentation] = None, sat_radius: float = 0.0,
                  expected_batch_size: Optional[float] = None, method: str = "auto",
-                 streams: Optional[RunStreams] = None):
+                 streams: Optional[RunStreams] = None, adversary: Optional[Callable] = None):
         super().__init__(name=f"private_{model.name}")
         if dp.num_microbatches is not None:
             raise ValueError("make_private clips per example; set DPConfig.num_microbatches=None")
@@ -71,6 +79,8 @@ class PrivateModel(keras.Model):
             raise ValueError(f"physical_batch_size must be >= 1, got {physical_batch_size}")
         if sat_radius < 0:
             raise ValueError(f"sat_radius must be >= 0, got {sat_radius}")
+        if adversary is not None and sat_radius > 0:
+            raise NotImplementedError("SAM / DP-SAT with adversarial examples is not supported")
         if dp.enabled:
             _check_no_batch_norm(model)
         self.model = model
@@ -80,12 +90,16 @@ class PrivateModel(keras.Model):
         self.sat_radius = float(sat_radius)
         self.expected_batch_size = expected_batch_size
         self.method = method
+        self.adversary = adversary
         self.streams = streams if streams is not None else RunStreams()
         self.secure_noise = self.streams.secure
         self.noise_key = tf.Variable(self.streams.key("noise"), dtype=tf.int64, trainable=False,
                                      name="dp_noise_key")
         self.augmentation_key = tf.Variable(self.streams.key("augmentation"), dtype=tf.int64, trainable=False,
                                             name="augmentation_key")
+        # only with an adversary: a new variable would change the checkpoints of every other run
+        self.adversary_key = (tf.Variable(self.streams.key("adversary"), dtype=tf.int64, trainable=False,
+                                          name="adversary_key") if adversary is not None else None)
         # DP steps taken: the counter of both streams, saved with every checkpoint of this model.
         self.dp_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="dp_step",
                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
@@ -125,44 +139,46 @@ class PrivateModel(keras.Model):
         return super().train_on_batch(*args, **kwargs)
 
     # -- one chunk of examples -------------------------------------------------------------
-    def _chunk(self, x, y, seed):
+    def _chunk(self, x, y, seed, adversary_seed):
         """(gradient sums, labels, predictions) of one chunk; rows are the K augmented copies per example.
 
-        ``seed``: the chunk's stateless augmentation seed.
+        ``seed``, ``adversary_seed``: the chunk's stateless augmentation and adversary seeds.
         """
         k = self.multiplicity
         if self.augmentation is not None:
             x = self.augmentation(x, seed=seed)
             y = tf.repeat(y, k, axis=0)
+        if self.adversary is not None:
+            x = self.adversary(self.model, x, y, seed=adversary_seed)
         if self.dp.enabled:
             result = self._clipper.clipped_sum(x, y, l2_norm_clip=self.dp.l2_norm_clip, multiplicity=k)
         else:
             result = self._clipper.gradient_sum(x, y, multiplicity=k)
         return result.sums, y, result.predictions
 
-    def _gradient_sums(self, x, y, seed):
+    def _gradient_sums(self, x, y, seed, adversary_seed):
         """Σ over all chunks of the (clipped) per-example gradients, plus labels and predictions for metrics.
 
         An empty batch (possible under Poisson sampling, i.e. with ``expected_batch_size``) contributes
         zero sums; without ``expected_batch_size`` batches have a fixed size and an empty one is an
         error (the branch that would handle it costs ≈ 6 % of a WRN step on CPU). Chunk i augments
-        with ``fold_in(seed, i)``.
+        with ``fold_in(seed, i)`` and attacks with ``fold_in(adversary_seed, i)``.
         """
         def empty():
             return ([tf.zeros_like(v) for v in self.model.trainable_variables], y[:0],
                     tf.zeros(tf.TensorShape([0]).concatenate(self.model.output.shape[1:]), self.model.output.dtype))
 
         if x.shape[0] is not None and x.shape[0] > 0:  # a static, non-zero batch size: no branch needed
-            return self._nonempty_sums(x, y, seed)
+            return self._nonempty_sums(x, y, seed, adversary_seed)
         if self.expected_batch_size is None:
             tf.debugging.assert_greater(tf.shape(x)[0], 0, message="an empty batch needs expected_batch_size "
                                         "(Poisson sampling); fixed-size batches must not be empty")
-            return self._nonempty_sums(x, y, seed)
-        return tf.cond(tf.shape(x)[0] > 0, lambda: self._nonempty_sums(x, y, seed), empty)
+            return self._nonempty_sums(x, y, seed, adversary_seed)
+        return tf.cond(tf.shape(x)[0] > 0, lambda: self._nonempty_sums(x, y, seed, adversary_seed), empty)
 
-    def _nonempty_sums(self, x, y, seed):
+    def _nonempty_sums(self, x, y, seed, adversary_seed):
         if self.physical_batch_size is None:
-            return self._chunk(x, y, step_seed(seed, 0))
+            return self._chunk(x, y, step_seed(seed, 0), _draw(adversary_seed, 0))
         n = tf.shape(x)[0]
         size = self.physical_batch_size
         variables = self.model.trainable_variables
@@ -173,7 +189,7 @@ class PrivateModel(keras.Model):
 
         def body(i, start, sums, labels, preds):
             chunk_sums, chunk_labels, chunk_preds = self._chunk(x[start:start + size], y[start:start + size],
-                                                                step_seed(seed, i))
+                                                                step_seed(seed, i), _draw(adversary_seed, i))
             return (i + 1, start + size, [s + c for s, c in zip(sums, chunk_sums)], labels.write(i, chunk_labels),
                     preds.write(i, chunk_preds))
 
@@ -210,7 +226,8 @@ class PrivateModel(keras.Model):
             perturbation = self.ascent_perturbation(x, y)
             for v, e in zip(variables, perturbation):
                 v.assign_add(e)
-        sums, labels, predictions = self._gradient_sums(x, y, step_seed(self.augmentation_key, step))
+        adversary_seed = step_seed(self.adversary_key, step) if self.adversary is not None else None
+        sums, labels, predictions = self._gradient_sums(x, y, step_seed(self.augmentation_key, step), adversary_seed)
         if perturbation is not None:
             for v, e in zip(variables, perturbation):
                 v.assign_sub(e)

@@ -1,4 +1,5 @@
-"""Training engines: DP (and non-private) classifier training, early stopping on a held-out split, DP-GAN training.
+"""Training engines: DP (and non-private) classifier training, early stopping on a held-out split, DP-GAN training,
+adversarial training (``tfdpfair.training.adversarial``: PGD, PGD-AT, TRADES, DeMem).
 
 The configs import no TensorFlow; the engines are loaded on first use.
 """
