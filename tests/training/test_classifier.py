@@ -63,3 +63,29 @@ def test_evaluate_accuracy_counts_argmax_hits():
     model.set_weights([np.array([[1.0, -1.0]]), np.zeros(2)])
     x = np.array([1.0, -1.0, 2.0, -3.0]).reshape(4, 1, 1, 1)
     assert evaluate_accuracy(model, x, np.array([0, 1, 1, 1])) == 0.75
+
+
+def test_adversarial_training_resumes_to_the_uninterrupted_weights(digits, tmp_path):
+    from tfdpfair.training.adversarial import AdversarialConfig, PGDConfig
+
+    adversarial = AdversarialConfig(attack=PGDConfig(epsilon=0.1, step_size=0.05, steps=2), demem_lambda=0.2)
+    none = DPConfig().disabled()
+    straight, _, _ = _fit(digits, none, epochs=2, adversarial=adversarial)
+    _fit(digits, none, epochs=1, adversarial=adversarial, checkpoint_dir=tmp_path)
+    resumed, run, _ = _fit(digits, none, epochs=2, adversarial=adversarial, checkpoint_dir=tmp_path, resume=True)
+    assert run.steps == 2 * (len(digits[0]) // 64) and "demem_penalty" in run.history
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_dp_adversarial_training_counts_every_step_and_refuses_batch_terms(digits):
+    from tfdpfair.errors import InputError
+    from tfdpfair.training.adversarial import AdversarialConfig, PGDConfig
+
+    dp = DPConfig(l2_norm_clip=1.0, noise_multiplier=0.8)
+    attack = PGDConfig(epsilon=0.1, step_size=0.05, steps=2)
+    _, run, accuracy = _fit(digits, dp, epochs=2, adversarial=AdversarialConfig(attack=attack))
+    assert run.privacy.steps == 2 * (len(digits[0]) // 64) and accuracy > 0.3
+    for bad in (AdversarialConfig(method="trades", attack=attack), AdversarialConfig(attack=attack, demem_lambda=0.2)):
+        with pytest.raises(InputError, match="per-example"):
+            _fit(digits, dp, epochs=1, adversarial=bad)

@@ -263,8 +263,10 @@ def train_shadow_models(*, x: np.ndarray, y: np.ndarray, train_fn: TrainFn, dire
     return store.load()
 
 
-def classifier_trainer(*, build: Callable[[], object], dp, train, seed: int, name: str = "shadow") -> TrainFn:
-    """A ``train_fn`` training ``build()`` with ``tfdpfair.training.train_classifier`` (DP or not) on float inputs.
+def classifier_trainer(*, build: Callable[[], object], dp, train, seed: int, name: str = "shadow",
+                       adversarial=None) -> TrainFn:
+    """A ``train_fn`` training ``build()`` with ``tfdpfair.training.train_classifier`` (DP or not; adversarially
+    with an ``AdversarialConfig``) on float inputs.
 
     Model k's weights are initialised from ``(seed, k)`` and its noise and batches come
     from the stream ``RunStreams(seed, f"{name}/{k}")``: no two shadow models share a draw.
@@ -278,12 +280,14 @@ def classifier_trainer(*, build: Callable[[], object], dp, train, seed: int, nam
         streams = RunStreams(seed=seed, name=f"{name}/{index}")
         keras.utils.set_random_seed(streams.int_seed("init"))
         model = build()
-        train_classifier(model, x, y, dp=dp, train=train, streams=streams, verbose=0)
+        train_classifier(model, x, y, dp=dp, train=train, streams=streams, verbose=0, adversarial=adversarial)
         return model
 
     train_fn.setting = {"trainer": "train_classifier", "train": dataclasses.asdict(train),
                         "dp": dataclasses.asdict(dp), "seed": int(seed), "streams": name,
                         "model": getattr(build, "__name__", "model")}
+    if adversarial is not None:  # only then: the settings of existing folders stay as they were
+        train_fn.setting["adversarial"] = dataclasses.asdict(adversarial)
     return train_fn
 
 

@@ -78,15 +78,47 @@ def _metrics(train: TrainConfig) -> list:
     return ["accuracy"]
 
 
+def _adversarial_wrapper(model: keras.Model, *, dp: DPConfig, train: TrainConfig, adversarial,
+                         expected_batch_size: Optional[float], streams: Optional[RunStreams]) -> keras.Model:
+    from tfdpfair.training.adversarial import AdversarialModel, pgd_adversary
+
+    if train.backend != "tfdpfair":
+        raise InputError(f"adversarial training runs on backend 'tfdpfair', not {train.backend!r}")
+    if train.loss != "categorical":
+        raise InputError("adversarial training takes the categorical loss (logits over classes)")
+    if dp.enabled:
+        if adversarial.method != "pgd_at" or adversarial.demem_lambda > 0:
+            raise InputError("under DP only PGD-AT without DeMem is per-example (TRADES' and DeMem's batch terms are "
+                             "not clipped per example): use method='pgd_at', demem_lambda=0")
+        augmentation = (Augmentation(multiplicity=train.augmentation_multiplicity)
+                        if train.augmentation_multiplicity > 1 else None)
+        return make_private(model, dp, physical_batch_size=train.physical_batch_size, augmentation=augmentation,
+                            expected_batch_size=expected_batch_size, streams=streams,
+                            adversary=pgd_adversary(adversarial.attack))
+    unsupported = [name for name, on in (("augmentation_multiplicity", train.augmentation_multiplicity > 1),
+                                         ("sam_radius", train.sam_radius > 0),
+                                         ("physical_batch_size", train.physical_batch_size is not None)) if on]
+    if unsupported:
+        raise InputError(f"non-private adversarial training does not take {', '.join(unsupported)}")
+    return AdversarialModel(model, adversarial, streams=streams)
+
+
 def compile_for_training(
     model: keras.Model, *, dp: DPConfig, train: TrainConfig, expected_batch_size: Optional[float] = None,
-    streams: Optional[RunStreams] = None,
+    streams: Optional[RunStreams] = None, adversarial=None,
 ) -> keras.Model:
     """The compiled model to ``fit``: ``model`` itself, or a DP (or training-technique) wrapper sharing its weights.
 
     Loss: sparse categorical cross-entropy on logits; metric: accuracy. ``streams``: the
     noise and augmentation streams of the ``tfdpfair`` backend (None: a fresh OS key).
+    ``adversarial``: a ``tfdpfair.training.adversarial.AdversarialConfig`` — PGD-AT or TRADES
+    (± DeMem) without DP, PGD-AT on the DP step with it.
     """
+    if adversarial is not None:
+        trainable = _adversarial_wrapper(model, dp=dp, train=train, adversarial=adversarial,
+                                         expected_batch_size=expected_batch_size, streams=streams)
+        trainable.compile(optimizer=_optimizer(train), loss=_loss(train), metrics=_metrics(train))
+        return trainable
     if train.backend == "tfdpfair":
         augmentation = (Augmentation(multiplicity=train.augmentation_multiplicity)
                         if train.augmentation_multiplicity > 1 else None)
@@ -128,8 +160,10 @@ def train_classifier(
     resume: bool = False,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: Optional[int] = None,
+    adversarial=None,
 ) -> TrainingRun:
-    """Fit ``model`` on (x, y), privately when ``dp.enabled``.
+    """Fit ``model`` on (x, y), privately when ``dp.enabled``; adversarially with ``adversarial``
+    (an ``AdversarialConfig``: see ``compile_for_training``).
 
     ``x`` is float in [0, 1], ``y`` integer labels (0/1 rows with ``train.loss="binary"``). Under DP, a ``PrivacyBudget``
     callback counts steps, logs ε each epoch and enforces ``dp.target_epsilon``.
@@ -154,7 +188,8 @@ def train_classifier(
                              "from TensorFlow's seeded global generator")
         keras.utils.set_random_seed(streams.int_seed("noise"))
     trainable = compile_for_training(model, dp=dp, train=train,
-                                     expected_batch_size=train.batch_size if poisson else None, streams=streams)
+                                     expected_batch_size=train.batch_size if poisson else None, streams=streams,
+                                     adversarial=adversarial)
     budget = PrivacyBudget(dp=dp, sampling_rate=sampling_rate) if dp.enabled else None
     stateful = [c for c in callbacks if hasattr(c, "checkpoint_state")]
     all_callbacks = list(callbacks) + ([budget] if budget else [])
