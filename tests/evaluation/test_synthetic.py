@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 
 from tfdpfair import data
-from tfdpfair.evaluation.synthetic import fid_from_features, frechet_distance, real_vs_fake, tstr_auroc
+from tfdpfair.errors import InputError
+from tfdpfair.evaluation.synthetic import (classifier_fid, confident_share, fid_from_features, frechet_distance,
+                                           judge_classifier, real_vs_fake, tstr_auroc)
 
 
 def test_frechet_distance_closed_form_for_diagonal_gaussians():
@@ -60,3 +62,53 @@ def test_real_vs_fake_tells_noise_from_digits_but_not_digits_from_digits(digits)
                         fake_test=test.as_float()[150:300], epochs=10)
     assert obvious.accuracy > 0.95 and same.accuracy < 0.7
     assert obvious.fid > 10 * same.fid
+
+
+@pytest.fixture(scope="module")
+def judge(digits, tmp_path_factory):
+    train, test = digits
+    path = tmp_path_factory.mktemp("judge") / "judge.keras"
+    kw = dict(x_train=train.as_float(), y_train=train.y, x_test=test.as_float(), y_test=test.y, model="mlp",
+              epochs=10, learning_rate=0.5)
+    return judge_classifier(path=path, **kw), path, kw
+
+
+def test_the_judge_is_trained_once_and_refuses_other_data(judge):
+    first, path, kw = judge
+    assert first.accuracy > 0.85 and path.exists()
+    again = judge_classifier(path=path, **kw)  # loaded, not retrained: the same weights
+    assert again.accuracy == first.accuracy
+    for a, b in zip(first.model.get_weights(), again.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(InputError, match="another setting"):
+        judge_classifier(path=path, **{**kw, "y_train": np.roll(kw["y_train"], 1)})
+
+
+def test_classifier_fid_is_small_for_real_digits_and_large_for_noise(judge, digits):
+    model = judge[0].model
+    train, test = digits
+    real, other = train.as_float()[:700], train.as_float()[700:1400]
+    noise = np.random.default_rng(0).uniform(size=real.shape).astype(np.float32)
+    assert classifier_fid(judge=model, real=real, fake=real) == pytest.approx(0.0, abs=1e-6)
+    same = classifier_fid(judge=model, real=real, fake=other)
+    assert classifier_fid(judge=model, real=real, fake=noise) > 10 * same
+
+
+def test_confident_share_counts_top_probabilities_above_the_threshold():
+    from tfdpfair.compat import keras
+
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(2, use_bias=False)(inputs))
+    model.set_weights([np.array([[1.0, -1.0]])])  # logits (x, −x): top probability sigmoid(2|x|)
+    x = np.array([[0.0], [0.5], [-1.0], [2.0]])  # top probabilities 0.5, 0.731, 0.881, 0.982
+    assert confident_share(judge=model, images=x, threshold=0.9) == 0.25
+    assert confident_share(judge=model, images=x, threshold=0.7) == 0.75
+    with pytest.raises(ValueError, match="threshold"):
+        confident_share(judge=model, images=x, threshold=1.0)
+
+
+def test_real_digits_are_labelled_confidently_and_noise_is_not(judge, digits):
+    model = judge[0].model
+    noise = np.random.default_rng(1).uniform(size=(300, 8, 8, 1)).astype(np.float32)
+    assert confident_share(judge=model, images=digits[1].as_float()) > 0.6
+    assert confident_share(judge=model, images=noise) < confident_share(judge=model, images=digits[1].as_float()) - 0.3

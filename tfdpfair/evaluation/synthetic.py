@@ -5,11 +5,19 @@
 * ``real_vs_fake`` (Wincott §6): a one-hidden-layer (10 units) Keras network trained to tell
   real from generated images; its test accuracy (0.5 = indistinguishable) and its hidden
   activations, on which ``frechet_distance`` gives Wincott's small-network FID.
+* ``judge_classifier`` / ``classifier_fid`` / ``confident_share``: the standard measures beside
+  Wincott's — a well-trained classifier of real images (the *judge*, trained once and cached),
+  the FID on its penultimate features, and the share of generated images it labels with
+  confidence above a threshold (0.9).
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import warnings
+from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from scipy import linalg
@@ -96,3 +104,85 @@ def real_vs_fake(*, real_train: np.ndarray, fake_train: np.ndarray, real_test: n
     return RealVsFake(accuracy=accuracy, fid=fid)
 
 
+
+
+# %% A judge classifier: FID on its features and the share of confident labels
+@dataclasses.dataclass
+class Judge:
+    """A classifier of real images (logits out) and its accuracy in [0, 1] on the real test set."""
+
+    model: object
+    accuracy: float
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.dtype, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def judge_classifier(*, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                     model: str = "wincott_cnn", epochs: int = 3, batch_size: int = 128, learning_rate: float = 0.1,
+                     seed: int = 0, path: Optional[Path] = None) -> Judge:
+    """Train (non-privately, on real images in [0, 1]) the zoo's ``model`` as the judge, or load it from ``path``.
+
+    With ``path`` (a ``.keras`` file, e.g. in the results folder) the judge is trained once: a
+    later call loads it, and refuses (``InputError``) when it was trained on other data or
+    with other settings. Its accuracy on (x_test, y_test) is stored beside it (``.json``).
+    """
+    from tfdpfair import models
+    from tfdpfair.compat import keras
+    from tfdpfair.errors import InputError
+    from tfdpfair.files import atomic_path, write_json
+    from tfdpfair.privacy import DPConfig
+    from tfdpfair.training import TrainConfig, evaluate_accuracy, train_classifier
+
+    setting = {"model": model, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+               "seed": seed, "data": _digest(x_train, y_train, x_test, y_test)}
+    meta = Path(path).with_suffix(".json") if path is not None else None
+    if path is not None and Path(path).exists() and meta.exists():
+        stored = json.loads(meta.read_text())
+        if stored["setting"] != setting:
+            raise InputError(f"{path} is a judge of another setting ({stored['setting']}, now {setting}); "
+                             "delete it or use another folder")
+        return Judge(model=keras.models.load_model(path, compile=False), accuracy=float(stored["accuracy"]))
+    num_classes = int(max(np.max(y_train), np.max(y_test))) + 1
+    keras.utils.set_random_seed(seed)
+    network = models.get(model, input_shape=x_train.shape[1:], num_classes=num_classes)
+    train_classifier(network, x_train, y_train, dp=DPConfig().disabled(), seed=seed, run_name="judge", verbose=0,
+                     train=TrainConfig(batch_size=batch_size, epochs=epochs, learning_rate=learning_rate))
+    accuracy = evaluate_accuracy(network, x_test, y_test)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(Path(path)) as tmp:
+            network.save(tmp)
+        write_json(meta, {"setting": setting, "accuracy": accuracy})
+    return Judge(model=network, accuracy=accuracy)
+
+
+def penultimate_features(model, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+    """(N, D) activations of the layer before ``model``'s output layer (float64)."""
+    from tfdpfair.compat import keras
+
+    extractor = keras.Model(model.inputs, model.layers[-2].output)
+    features = extractor.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0)
+    return np.asarray(features, np.float64).reshape(len(x), -1)
+
+
+def classifier_fid(*, judge, real: np.ndarray, fake: np.ndarray, batch_size: int = 1024) -> float:
+    """FID between real and generated images on the judge's penultimate features (≥ 0; 0 = same Gaussians)."""
+    return fid_from_features(real=penultimate_features(judge, real, batch_size=batch_size),
+                             fake=penultimate_features(judge, fake, batch_size=batch_size))
+
+
+def confident_share(*, judge, images: np.ndarray, threshold: float = 0.9, batch_size: int = 1024) -> float:
+    """Share in [0, 1] of ``images`` whose top softmax probability under the judge (logits out) exceeds ``threshold``."""
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    logits = np.asarray(judge.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0), np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return float(np.mean(probabilities.max(axis=1) > threshold))
