@@ -257,3 +257,21 @@ def test_a_run_folder_with_units_of_the_old_format_is_refused(tmp_path):
     fresh = RunContext(slug="toy", preset="smoke", out=tmp_path / "new", data_dir=None, seed=0, resume=False)
     assert fresh.unit("runs/z=0.5", lambda unit: {"ok": 1}) == {"ok": 1}
     assert (tmp_path / "new" / "units" / "FORMAT").read_text().strip() == "2"
+
+
+def test_a_run_stored_before_a_config_field_existed_resumes_and_one_with_another_value_does_not(tmp_path, capsys):
+    """A field added to the code since the run started (here ``inner.name``, ``flag``) counts as equal at its default."""
+    import json
+
+    out = tmp_path / "o"
+    assert _main(["--preset", "smoke", "--out", str(out), "--set", "flag=true"], capsys)[0] == 130
+    stored = json.loads((out / "config.json").read_text())
+    del stored["config"]["inner"]["name"]  # as an older version of the code wrote it
+    (out / "config.json").write_text(json.dumps(stored))
+    CALLS.clear()
+    code, _, io = _main(["--out", str(out), "--resume"], capsys)
+    assert code == 130 and CALLS == [1], io.err  # accepted (and still the run's own flag=true)
+    stored["config"]["inner"]["rate"] = 0.7  # a field that did exist, with another value
+    (out / "config.json").write_text(json.dumps(stored))
+    code, _, io = _main(["--out", str(out), "--resume"], capsys)
+    assert code == 2 and "the config differs" in io.err

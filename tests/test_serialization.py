@@ -25,3 +25,18 @@ def test_no_arrays_no_npz_and_no_pickles():
         serialization.pack({"a": np.array([object()])})
     with pytest.raises(TypeError):
         serialization.pack({1: "non-string key"})
+
+
+def test_same_but_for_added_defaults():
+    from tfdpfair.serialization import same_but_for_added_defaults as same
+
+    defaults = {"a": 1, "train": {"lr": 0.1, "momentum": 0.0}}
+    current = {"a": 2, "train": {"lr": 0.5, "momentum": 0.0}}
+    assert same(stored={"a": 2, "train": {"lr": 0.5, "momentum": 0.0}}, current=current, defaults=defaults)
+    assert same(stored={"a": 2, "train": {"lr": 0.5}}, current=current, defaults=defaults)  # added since, default
+    assert not same(stored={"a": 2, "train": {"lr": 0.5}}, current={"a": 2, "train": {"lr": 0.5, "momentum": 0.9}},
+                    defaults=defaults)  # added since, but not at its default
+    assert not same(stored={"train": {"lr": 0.5, "momentum": 0.0}}, current=current, defaults=defaults)  # "a" = 2 ≠ 1
+    assert not same(stored={"a": 2, "train": {"lr": 0.5, "momentum": 0.0}, "gone": 1}, current=current,
+                    defaults=defaults)  # a stored field the code no longer has
+    assert not same(stored={"a": 2, "train": {"lr": 0.4, "momentum": 0.0}}, current=current, defaults=defaults)

@@ -300,6 +300,17 @@ def config_to_dict(config: Any) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+def _same_config(stored: Any, config: Any) -> bool:
+    """A resumed run's stored config equals ``config``, up to fields added to the code since (at their defaults)."""
+    from tfdpfair.serialization import same_but_for_added_defaults
+
+    try:
+        defaults = config_to_dict(type(config)())
+    except TypeError:  # a config class without defaults for every field: exact comparison
+        defaults = {}
+    return same_but_for_added_defaults(stored=stored, current=config_to_dict(config), defaults=defaults)
+
+
 # -- the command line ------------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
@@ -548,7 +559,7 @@ def _main(*, slug, description, presets, plan, run, argv) -> tuple:
         config_dict = {"paper": slug, "preset": inv.preset, "seed": inv.seed, "data_dir": inv.data_dir,
                        "data_dir_resolved": _resolved(inv.data_dir), "secure_noise": inv.secure_noise,
                        "overrides": inv.overrides, "config": config_to_dict(config)}
-        if inv.saved is not None and inv.saved.get("config") != config_dict["config"]:
+        if inv.saved is not None and not _same_config(inv.saved.get("config"), config):
             raise ConfigError(f"--resume: the config differs from the run's config.json in {inv.out}; resume with "
                               "the same --set values (or none), or start a new run")
         rundir = RunDir.claim(inv.out, overwrite=args.overwrite, resume=args.resume)

@@ -69,3 +69,25 @@ def unpack(text: str, npz: bytes = b"") -> Any:
         with np.load(io.BytesIO(npz), allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     return _decode(json.loads(text), arrays)
+
+
+def same_but_for_added_defaults(*, stored: Any, current: Any, defaults: Any) -> bool:
+    """Whether a stored JSON config equals the current one, up to fields added to the code since it was stored.
+
+    A key of a dict in ``current`` that ``stored`` lacks counts as equal when its value is the one
+    ``defaults`` (the JSON of the config class's defaults, same nesting) gives it: a run started
+    before ``TrainConfig`` gained ``momentum`` resumes, since its ``momentum`` is the default 0.
+    Everything else must match exactly.
+    """
+    if isinstance(current, dict) and isinstance(stored, dict):
+        if not set(stored) <= set(current):
+            return False
+        defaults = defaults if isinstance(defaults, dict) else {}
+        for key, value in current.items():
+            if key not in stored:
+                if key not in defaults or defaults[key] != value:
+                    return False
+            elif not same_but_for_added_defaults(stored=stored[key], current=value, defaults=defaults.get(key)):
+                return False
+        return True
+    return stored == current

@@ -257,3 +257,23 @@ def test_stored_logits_give_the_stored_statistics(pool, tmp_path):
                         keep_logits=False)
     with np.load(tmp_path / "lean" / "model_0000.npz") as f:
         assert "logits" not in f.files and f["stats"].shape == (300, 2)
+
+
+def test_a_folder_stored_before_a_training_field_existed_is_reused(pool, tmp_path):
+    import json
+
+    x, y = pool
+
+    def never(*args, **kwargs):
+        raise AssertionError("must not train")
+
+    never.setting = _trainer().setting
+    train_shadow_models(x=x, y=y, train_fn=never, directory=tmp_path, models=4, seed=0, indices=[], progress=None)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    del manifest["setting"]["train"]["momentum"]  # as an older version of TrainConfig stored it
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    train_shadow_models(x=x, y=y, train_fn=never, directory=tmp_path, models=4, seed=0, indices=[], progress=None)
+    manifest["setting"]["train"]["epochs"] = 3
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="another setting"):
+        train_shadow_models(x=x, y=y, train_fn=never, directory=tmp_path, models=4, seed=0, indices=[], progress=None)

@@ -52,7 +52,10 @@ def test_resume_without_checkpoint_fails(digits, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs", [dict(batch_size=0), dict(epochs=0), dict(learning_rate=0.0),
-                                    dict(optimizer="rmsprop"), dict(backend="opacus")])
+                                    dict(optimizer="rmsprop"), dict(backend="opacus"), dict(momentum=1.0),
+                                    dict(momentum=0.9, optimizer="adam"), dict(weight_decay=-1e-4),
+                                    dict(lr_decay_at=(0.75, 0.5)), dict(lr_decay_at=(1.0,)), dict(lr_decay_factor=0.0),
+                                    dict(backend="dp_model", momentum=0.9)])
 def test_train_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
         TrainConfig(**kwargs)
@@ -89,3 +92,60 @@ def test_dp_adversarial_training_counts_every_step_and_refuses_batch_terms(digit
     for bad in (AdversarialConfig(method="trades", attack=attack), AdversarialConfig(attack=attack, demem_lambda=0.2)):
         with pytest.raises(InputError, match="per-example"):
             _fit(digits, dp, epochs=1, adversarial=bad)
+
+
+def test_the_learning_rate_steps_down_at_the_given_fractions_of_training():
+    from tfdpfair.training.classifier import learning_rate_schedule
+
+    train = TrainConfig(epochs=4, learning_rate=0.1, lr_decay_at=(0.5, 0.75), lr_decay_factor=0.1)
+    schedule = learning_rate_schedule(train, steps_per_epoch=10)  # steps 0-19: 0.1, 20-29: 0.01, 30-: 0.001
+    assert [round(float(schedule(t)), 6) for t in (0, 19, 20, 21, 29, 30, 39)] == [0.1, 0.1, 0.1, 0.01, 0.01, 0.01,
+                                                                                    0.001]
+    assert learning_rate_schedule(TrainConfig(learning_rate=0.3)) == 0.3
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        learning_rate_schedule(train)
+
+
+def test_momentum_weight_decay_and_a_schedule_resume_to_the_uninterrupted_weights(digits, tmp_path):
+    """The schedule reads the optimizer's step and the momentum slots are checkpointed: a resumed run matches."""
+    dp = DPConfig(l2_norm_clip=1.0, noise_multiplier=0.8)
+    options = dict(momentum=0.9, weight_decay=5e-4, lr_decay_at=(0.5,))
+
+    def fit(epochs, **kw):
+        train, test = digits
+        keras.utils.set_random_seed(0)
+        model = models.get("mlp", input_shape=(8, 8, 1), num_classes=10, hidden_units=(32,))
+        train_classifier(model, train.as_float(), train.y, dp=dp, seed=0, verbose=0, **kw,
+                         train=TrainConfig(batch_size=64, epochs=2, learning_rate=0.1, **options))
+        return model
+
+    straight = fit(2)
+    keras.utils.set_random_seed(0)
+    plain = models.get("mlp", input_shape=(8, 8, 1), num_classes=10, hidden_units=(32,))
+    train_classifier(plain, digits[0].as_float(), digits[0].y, dp=dp, seed=0, verbose=0,
+                     train=TrainConfig(batch_size=64, epochs=2, learning_rate=0.1))
+    assert not np.allclose(_flat(straight), _flat(plain), atol=1e-4)  # the options change training
+    killed = tmp_path / "ckpt"
+    fit_one = TrainConfig(batch_size=64, epochs=2, learning_rate=0.1, **options)
+    keras.utils.set_random_seed(0)
+    model = models.get("mlp", input_shape=(8, 8, 1), num_classes=10, hidden_units=(32,))
+
+    class StopAfterOneEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = True
+
+    train_classifier(model, digits[0].as_float(), digits[0].y, dp=dp, seed=0, verbose=0, train=fit_one,
+                     checkpoint_dir=killed, callbacks=[StopAfterOneEpoch()])
+    epochs = []
+
+    class Count(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            epochs.append(epoch)
+
+    resumed = fit(2, checkpoint_dir=killed, resume=True, callbacks=[Count()])
+    assert epochs == [1]  # only the second epoch ran: the slots and the step came from the checkpoint
+    np.testing.assert_allclose(_flat(resumed), _flat(straight), rtol=1e-5, atol=1e-6)
+
+
+def _flat(model):
+    return np.concatenate([w.ravel() for w in model.get_weights()])

@@ -164,7 +164,7 @@ class ShadowStore:
                 stored = json.loads(path.read_text())
             except (OSError, ValueError) as err:
                 raise InputError(f"{path} is unreadable ({err}); delete the folder to start again") from None
-            if stored != self.manifest:
+            if not self._same(stored):
                 diff = {k: (stored.get(k), v) for k, v in self.manifest.items() if stored.get(k) != v}
                 raise InputError(f"{self.directory} holds shadow models of another setting "
                                  f"({', '.join(f'{k}: stored {a!r}, now {b!r}' for k, (a, b) in diff.items())}); "
@@ -172,6 +172,16 @@ class ShadowStore:
         else:
             self.directory.mkdir(parents=True, exist_ok=True)
             write_json(path, self.manifest)
+
+    def _same(self, stored: dict) -> bool:
+        """The stored manifest is this one, up to training-config fields added to the code since (at defaults)."""
+        from tfdpfair.files import dumps
+        from tfdpfair.serialization import same_but_for_added_defaults
+        from tfdpfair.training.config import TrainConfig
+
+        defaults = {"setting": {"train": dataclasses.asdict(TrainConfig())}}
+        defaults = json.loads(dumps(defaults))
+        return same_but_for_added_defaults(stored=stored, current=self.manifest, defaults=defaults)
 
     def path(self, index: int) -> Path:
         return self.directory / f"model_{index:04d}.npz"

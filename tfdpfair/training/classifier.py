@@ -58,11 +58,28 @@ class TrainingRun:
     sampling: str = "shuffle"
 
 
-def _optimizer(train: TrainConfig) -> keras.optimizers.Optimizer:
-    cls = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}[train.optimizer]
+def learning_rate_schedule(train: TrainConfig, *, steps_per_epoch: Optional[int] = None):
+    """``train.learning_rate``, or a step schedule (× ``lr_decay_factor`` at each ``lr_decay_at`` fraction of the
+    ``epochs × steps_per_epoch`` steps) as a function of the optimizer's step, so a resumed run continues it."""
+    if not train.lr_decay_at:
+        return train.learning_rate
+    if steps_per_epoch is None:
+        raise ValueError("lr_decay_at needs steps_per_epoch (train_classifier passes it)")
+    total = train.epochs * steps_per_epoch
+    boundaries = [int(round(f * total)) for f in train.lr_decay_at]
+    values = [train.learning_rate * train.lr_decay_factor ** i for i in range(len(boundaries) + 1)]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+
+def _optimizer(train: TrainConfig, *, steps_per_epoch: Optional[int] = None) -> keras.optimizers.Optimizer:
+    kwargs = {"learning_rate": learning_rate_schedule(train, steps_per_epoch=steps_per_epoch)}
+    if train.weight_decay:
+        kwargs["weight_decay"] = train.weight_decay
     if train.ema_decay is not None:
-        return cls(learning_rate=train.learning_rate, use_ema=True, ema_momentum=train.ema_decay)
-    return cls(learning_rate=train.learning_rate)
+        kwargs.update(use_ema=True, ema_momentum=train.ema_decay)
+    if train.optimizer == "sgd":
+        return keras.optimizers.SGD(momentum=train.momentum, **kwargs)
+    return keras.optimizers.Adam(**kwargs)
 
 
 def _loss(train: TrainConfig, *, per_example: bool = False):
@@ -105,19 +122,21 @@ def _adversarial_wrapper(model: keras.Model, *, dp: DPConfig, train: TrainConfig
 
 def compile_for_training(
     model: keras.Model, *, dp: DPConfig, train: TrainConfig, expected_batch_size: Optional[float] = None,
-    streams: Optional[RunStreams] = None, adversarial=None,
+    streams: Optional[RunStreams] = None, adversarial=None, steps_per_epoch: Optional[int] = None,
 ) -> keras.Model:
     """The compiled model to ``fit``: ``model`` itself, or a DP (or training-technique) wrapper sharing its weights.
 
     Loss: sparse categorical cross-entropy on logits; metric: accuracy. ``streams``: the
     noise and augmentation streams of the ``tfdpfair`` backend (None: a fresh OS key).
     ``adversarial``: a ``tfdpfair.training.adversarial.AdversarialConfig`` — PGD-AT or TRADES
-    (± DeMem) without DP, PGD-AT on the DP step with it.
+    (± DeMem) without DP, PGD-AT on the DP step with it. ``steps_per_epoch``: needed by a
+    learning-rate schedule (``train.lr_decay_at``).
     """
+    optimizer = _optimizer(train, steps_per_epoch=steps_per_epoch)
     if adversarial is not None:
         trainable = _adversarial_wrapper(model, dp=dp, train=train, adversarial=adversarial,
                                          expected_batch_size=expected_batch_size, streams=streams)
-        trainable.compile(optimizer=_optimizer(train), loss=_loss(train), metrics=_metrics(train))
+        trainable.compile(optimizer=optimizer, loss=_loss(train), metrics=_metrics(train))
         return trainable
     if train.backend == "tfdpfair":
         augmentation = (Augmentation(multiplicity=train.augmentation_multiplicity)
@@ -125,13 +144,13 @@ def compile_for_training(
         trainable = make_private(model, dp, physical_batch_size=train.physical_batch_size, augmentation=augmentation,
                                  sat_radius=train.sam_radius, expected_batch_size=expected_batch_size,
                                  streams=streams)
-        trainable.compile(optimizer=_optimizer(train), loss=_loss(train), metrics=_metrics(train))
+        trainable.compile(optimizer=optimizer, loss=_loss(train), metrics=_metrics(train))
         return trainable
     from tfdpfair.privacy import tfp  # TF Privacy's Keras 2 backends, imported only where asked for
 
     if not dp.enabled or train.backend == "dp_model":
         trainable = tfp.make_dp_model(model, dp) if dp.enabled else model
-        trainable.compile(optimizer=_optimizer(train), loss=_loss(train), metrics=_metrics(train))
+        trainable.compile(optimizer=optimizer, loss=_loss(train), metrics=_metrics(train))
         return trainable
     optimizer = tfp.make_dp_optimizer(train.optimizer, dp, learning_rate=train.learning_rate)
     model.compile(optimizer=optimizer, loss=_loss(train, per_example=True), metrics=_metrics(train))
@@ -189,7 +208,7 @@ def train_classifier(
         keras.utils.set_random_seed(streams.int_seed("noise"))
     trainable = compile_for_training(model, dp=dp, train=train,
                                      expected_batch_size=train.batch_size if poisson else None, streams=streams,
-                                     adversarial=adversarial)
+                                     adversarial=adversarial, steps_per_epoch=steps_per_epoch)
     budget = PrivacyBudget(dp=dp, sampling_rate=sampling_rate) if dp.enabled else None
     stateful = [c for c in callbacks if hasattr(c, "checkpoint_state")]
     all_callbacks = list(callbacks) + ([budget] if budget else [])

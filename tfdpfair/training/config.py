@@ -3,7 +3,7 @@ their flags before importing it)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Optional, Tuple
 
 from tfdpfair import validation
 from tfdpfair.privacy.config import POLICIES
@@ -49,6 +49,13 @@ class TrainConfig:
         in each step independently with probability q, as the accountant assumes).
       loss: ``categorical`` (integer labels, softmax cross-entropy on logits) or ``binary``
         (multi-label: 0/1 rows, sigmoid cross-entropy on each logit, averaged per example).
+      momentum: SGD momentum in [0, 1) (0 = plain SGD; ``sgd`` only).
+      weight_decay: ≥ 0; each step also shrinks every weight by learning rate × weight_decay
+        (Keras' decoupled decay; data-independent, so it costs no privacy). 0 = off.
+      lr_decay_at: fractions of training in (0, 1), ascending, at which the learning rate is
+        multiplied by ``lr_decay_factor`` (e.g. ``(0.75,)`` with 0.1: × 0.1 after 75 % of the
+        epochs); () = constant.
+      lr_decay_factor: in (0, 1].
     """
 
     batch_size: int = 250
@@ -62,6 +69,10 @@ class TrainConfig:
     ema_decay: Optional[float] = None
     sampling: str = "shuffle"
     loss: str = "categorical"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    lr_decay_at: Tuple[float, ...] = ()
+    lr_decay_factor: float = 0.1
 
     def __post_init__(self) -> None:
         _check_int(self.batch_size, "batch_size", 1)
@@ -78,10 +89,24 @@ class TrainConfig:
             raise ValueError("augmentation_multiplicity must be >= 1 and sam_radius >= 0")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ValueError(f"ema_decay must be None or in (0, 1), got {self.ema_decay}")
+        _check_float(self.momentum, "momentum")
+        _check_float(self.weight_decay, "weight_decay")
+        _check_float(self.lr_decay_factor, "lr_decay_factor")
+        if not 0 <= self.momentum < 1 or (self.momentum and self.optimizer != "sgd"):
+            raise ValueError(f"momentum must be in [0, 1), and only with optimizer 'sgd'; got {self.momentum} "
+                             f"with {self.optimizer!r}")
+        if self.weight_decay < 0 or not 0 < self.lr_decay_factor <= 1:
+            raise ValueError(f"weight_decay must be >= 0 and lr_decay_factor in (0, 1]; got {self.weight_decay}, "
+                             f"{self.lr_decay_factor}")
+        decay = tuple(self.lr_decay_at)
+        if not all(isinstance(f, (int, float)) and 0 < f < 1 for f in decay) or list(decay) != sorted(set(decay)):
+            raise ValueError(f"lr_decay_at must be ascending fractions in (0, 1), got {self.lr_decay_at}")
         if self.backend != "tfdpfair" and (self.physical_batch_size or self.augmentation_multiplicity > 1
-                                           or self.sam_radius or self.ema_decay or self.sampling != "shuffle"):
+                                           or self.sam_radius or self.ema_decay or self.sampling != "shuffle"
+                                           or self.momentum or self.weight_decay or decay):
             raise ValueError(f"backend {self.backend!r} supports none of physical_batch_size, "
-                             "augmentation_multiplicity, sam_radius, ema_decay, poisson sampling; use 'tfdpfair'")
+                             "augmentation_multiplicity, sam_radius, ema_decay, poisson sampling, momentum, "
+                             "weight_decay, lr_decay_at; use 'tfdpfair'")
 
 
 
