@@ -1,3 +1,4 @@
+import dataclasses
 import time
 
 import numpy as np
@@ -147,6 +148,33 @@ def test_tpr_by_memorization_by_hand():
     assert table.loc[0, "members"] == 1 and table.loc[0, "tpr"] == 0.0
     assert table["members"].sum() == 2
     assert table.loc[0, "examples"] == 3 and table.loc[20, "examples"] == 1
+
+
+def test_bins_from_another_pool_and_accuracy_by_memorization_by_hand():
+    """The hand case above, binned instead by a reference pool where example 1 is memorized (right only when IN):
+    target 0's member example 1 moves to bin 20. Accuracy per bin: target 0's non-members are examples 2 and 3."""
+    keep = np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1]], bool)
+    correct = np.array([[1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1], [0, 1, 1, 1]], bool)
+    shadows = ShadowModels(keep=keep, finished=np.arange(4), stats=np.zeros((4, 4, 1)), correct=correct,
+                           queries=("original",))
+    reference_correct = np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1]], bool)  # right iff IN
+    reference = dataclasses.replace(shadows, correct=reference_correct)
+    import pandas as pd
+
+    from tfdpfair.evaluation.lira import LiraResult, accuracy_by_memorization
+
+    result = LiraResult(variant="online", per_target=pd.DataFrame({"target": [0]}), auc=1.0, auc_std=0.0,
+                        tpr_at_fpr={}, pooled_tpr_at_fpr={}, roc=(np.ones(1), np.ones(1)),
+                        scores=np.array([[1.0, -1.0, 0.0, 0.5]]))
+    table = tpr_by_memorization(shadows, result, fpr=0.5, bins_from=reference)
+    assert table.loc[20, "members"] == 2 and table.loc[20, "tpr"] == 0.5 and table.loc[0, "members"] == 0
+    accuracy = accuracy_by_memorization(shadows, targets=[2], bins_from=reference)
+    # target 2 (model 2) did not train on examples 0 and 2, both memorized in the reference (bin 20); it gets 2 right
+    assert accuracy.loc[20, "examples"] == 2 and accuracy.loc[20, "accuracy"] == 0.5
+    own = accuracy_by_memorization(shadows, targets=[0])  # bins from the other models of this pool
+    assert own["examples"].sum() == 2 and own.loc[own["examples"] > 0, "accuracy"].tolist() == [1.0]
+    with pytest.raises(InputError, match="same examples"):
+        tpr_by_memorization(shadows, result, bins_from=dataclasses.replace(shadows, keep=keep[::-1]))
 
 
 def test_flip_is_refused_for_inputs_that_are_not_images():

@@ -456,14 +456,26 @@ def memorization_bins(mem: np.ndarray, *, bins: int = MEMORIZATION_BINS) -> Tupl
     return index, labels
 
 
+def _bins_for(target: int, shadows: ShadowModels, bins_from: Optional[ShadowModels], bins: int) -> np.ndarray:
+    """Each example's memorization bin for ``target``: from ``bins_from`` (another pool of the same examples and keep
+    matrix, e.g. the non-private models), else from ``shadows`` without the target itself."""
+    if bins_from is not None:
+        if bins_from.keep.shape != shadows.keep.shape or not np.array_equal(bins_from.keep, shadows.keep):
+            raise InputError("bins_from must be a pool of the same examples and keep matrix")
+        return memorization_bins(memorization(bins_from), bins=bins)[0]
+    return memorization_bins(memorization(shadows, exclude=target), bins=bins)[0]
+
+
 def tpr_by_memorization(shadows: ShadowModels, result: LiraResult, *, fpr: float = 0.001,
-                        bins: int = MEMORIZATION_BINS) -> pd.DataFrame:
+                        bins: int = MEMORIZATION_BINS, bins_from: Optional[ShadowModels] = None) -> pd.DataFrame:
     """DeMem's Figure 1: per memorization bin, TPR at ``fpr`` (threshold set on all non-members of each target).
 
     For each target, examples are binned by the memorization estimated from the *other*
-    models; hits and member counts are pooled over targets. Columns: ``bin``, ``label``,
-    ``examples`` (pool examples in the bin, averaged over targets), ``members`` (member
-    scores counted over targets), ``tpr`` (pooled; NaN below resolution or empty).
+    models (or from the pool ``bins_from``: DeMem bins the DP models' examples by the
+    memorization of non-private ones); hits and member counts are pooled over targets.
+    Columns: ``bin``, ``label``, ``examples`` (pool examples in the bin, averaged over
+    targets), ``members`` (member scores counted over targets), ``tpr`` (pooled; NaN below
+    resolution or empty).
     """
     _, labels = memorization_bins(np.zeros(0), bins=bins)
     hits = np.zeros(bins + 1)
@@ -471,7 +483,7 @@ def tpr_by_memorization(shadows: ShadowModels, result: LiraResult, *, fpr: float
     examples = np.zeros(bins + 1)
     resolved = True
     for target, scores in zip(result.per_target["target"], result.scores):
-        index, _ = memorization_bins(memorization(shadows, exclude=target), bins=bins)
+        index = _bins_for(target, shadows, bins_from, bins)
         examples += np.bincount(index[index >= 0], minlength=bins + 1)
         member = shadows.keep[target]
         counts += np.bincount(index[member & (index >= 0)], minlength=bins + 1)
@@ -487,6 +499,29 @@ def tpr_by_memorization(shadows: ShadowModels, result: LiraResult, *, fpr: float
     return pd.DataFrame({"bin": np.arange(bins + 1), "label": labels,
                          "examples": examples / max(1, len(result.per_target)),
                          "members": counts.astype(int), "tpr": tpr})
+
+
+def accuracy_by_memorization(shadows: ShadowModels, *, targets: Sequence[int], bins: int = MEMORIZATION_BINS,
+                             bins_from: Optional[ShadowModels] = None) -> pd.DataFrame:
+    """DeMem's Figure 1, right: per memorization bin, the targets' accuracy on the examples they did *not* train on.
+
+    Columns: ``bin``, ``label``, ``examples`` (non-member predictions counted over targets),
+    ``accuracy`` (pooled over targets; NaN for an empty bin).
+    """
+    _, labels = memorization_bins(np.zeros(0), bins=bins)
+    hits, counts = np.zeros(bins + 1), np.zeros(bins + 1)
+    rows = {int(k): i for i, k in enumerate(shadows.finished)}
+    for target in targets:
+        if int(target) not in rows:
+            raise InputError(f"model {target} is not stored")
+        index = _bins_for(int(target), shadows, bins_from, bins)
+        out = ~shadows.keep[int(target)] & (index >= 0)
+        counts += np.bincount(index[out], minlength=bins + 1)
+        hits += np.bincount(index[out & shadows.correct[rows[int(target)]]], minlength=bins + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = np.where(counts > 0, hits / counts, np.nan)
+    return pd.DataFrame({"bin": np.arange(bins + 1), "label": labels, "examples": counts.astype(int),
+                         "accuracy": accuracy})
 
 
 def summary_rows(result: LiraResult) -> Dict[str, object]:
