@@ -46,5 +46,14 @@ def test_installing_is_idempotent_and_leaves_our_series_in_place():
 def test_log_a_frac_equals_dp_accounting_0_4_3s_loop(q, sigma):
     """The pinned stack's dp-accounting keeps the signs: ours must be the same numbers, only faster."""
     for alpha in (1.1, 1.5, 2.25, 4.5, 10.9):
-        assert log_a_frac(q, sigma, alpha) == pytest.approx(DP_ACCOUNTING_LOG_A_FRAC(q, sigma, alpha), rel=1e-10)
+        assert log_a_frac(q, sigma, alpha) == pytest.approx(DP_ACCOUNTING_LOG_A_FRAC(q, sigma, alpha), rel=1e-10,
+                                                            abs=1e-15)
 
+
+
+def test_a_noise_too_small_to_compute_gives_infinite_rdp_never_zero_epsilon():
+    """σ = 1e-160: 2σ² underflows; the order must be skipped (inf), not become a NaN the accountant turns into ε = 0."""
+    assert log_a_frac(0.01, 1e-160, 1.5) == float("inf")
+    accountant = dp_accounting.rdp.RdpAccountant(orders=[1.5, 2.5])
+    accountant.compose(dp_accounting.PoissonSampledDpEvent(0.01, dp_accounting.GaussianDpEvent(1e-160)), 1)
+    assert accountant.get_epsilon(1e-5) > 1

@@ -111,7 +111,8 @@ def test_trades_loss_against_a_hand_computed_case():
 @pytest.mark.parametrize("method", ["pgd_at", "trades"])
 def test_adversarial_training_is_more_robust_than_standard_training(method, trained, digits):
     """PGD at ε = 0.2 (10 steps): standard training keeps 0.8-2.5 % of the digits, adversarial training
-    (ε = 0.2, 3 steps, 10 epochs) 9-31 % (PGD-AT) and 18-32 % (TRADES) over seeds 0-3; the test takes seed 0."""
+    (ε = 0.2, 3 steps, 10 epochs) 9-31 % (PGD-AT) and 18-32 % (TRADES) over seeds 0-3; the test takes seed 0
+    (standard 0.8 %, PGD-AT 8.9 %, TRADES 24.5 %: the margin asked for is 5 points)."""
     train, test = digits
     attack = PGDConfig(epsilon=0.2, step_size=0.05, steps=10)
     model = _mlp()
@@ -136,7 +137,7 @@ def test_pgd_config_rejects_bad_values(bad):
 
 
 @pytest.mark.parametrize("bad", [dict(method="mart"), dict(trades_beta=-1.0), dict(demem_lambda=-0.2),
-                                 dict(demem_variance="unbiased")])
+                                 dict(demem_variance="unbiased"), dict(method="trades", attack=PGDConfig(start="none"))])
 def test_adversarial_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         AdversarialConfig(**bad)

@@ -90,7 +90,7 @@ def test_dp_adversarial_training_counts_every_step_and_refuses_batch_terms(digit
     _, run, accuracy = _fit(digits, dp, epochs=2, adversarial=AdversarialConfig(attack=attack))
     assert run.privacy.steps == 2 * (len(digits[0]) // 64) and accuracy > 0.3
     for bad in (AdversarialConfig(method="trades", attack=attack), AdversarialConfig(attack=attack, demem_lambda=0.2)):
-        with pytest.raises(InputError, match="per-example"):
+        with pytest.raises(InputError, match="per-example|per input"):
             _fit(digits, dp, epochs=1, adversarial=bad)
 
 

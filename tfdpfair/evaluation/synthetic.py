@@ -140,13 +140,15 @@ def judge_classifier(*, x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
     from tfdpfair.privacy import DPConfig
     from tfdpfair.training import TrainConfig, evaluate_accuracy, train_classifier
 
+    if path is not None and Path(path).suffix != ".keras":
+        raise InputError(f"the judge's path must end in .keras, got {path}")
     setting = {"model": model, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                "seed": seed, "data": _digest(x_train, y_train, x_test, y_test)}
     meta = Path(path).with_suffix(".json") if path is not None else None
     if path is not None and Path(path).exists() and meta.exists():
         stored = json.loads(meta.read_text())
-        if stored["setting"] != setting:
-            raise InputError(f"{path} is a judge of another setting ({stored['setting']}, now {setting}); "
+        if stored.get("setting") != setting:
+            raise InputError(f"{path} is a judge of another setting ({stored.get('setting')}, now {setting}); "
                              "delete it or use another folder")
         return Judge(model=keras.models.load_model(path, compile=False), accuracy=float(stored["accuracy"]))
     num_classes = int(max(np.max(y_train), np.max(y_test))) + 1
@@ -164,10 +166,10 @@ def judge_classifier(*, x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
 
 
 def penultimate_features(model, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
-    """(N, D) activations of the layer before ``model``'s output layer (float64)."""
+    """(N, D) activations that feed ``model``'s output layer (float64)."""
     from tfdpfair.compat import keras
 
-    extractor = keras.Model(model.inputs, model.layers[-2].output)
+    extractor = keras.Model(model.inputs, model.layers[-1].input)
     features = extractor.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0)
     return np.asarray(features, np.float64).reshape(len(x), -1)
 
@@ -182,6 +184,8 @@ def confident_share(*, judge, images: np.ndarray, threshold: float = 0.9, batch_
     """Share in [0, 1] of ``images`` whose top softmax probability under the judge (logits out) exceeds ``threshold``."""
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    if len(images) == 0:
+        raise ValueError("no images to judge")
     logits = np.asarray(judge.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0), np.float64)
     logits -= logits.max(axis=1, keepdims=True)
     probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)

@@ -64,8 +64,10 @@ class PrivateModel(keras.Model):
         models never share noise unless asked to.
       adversary: ``adversary(model, x, y, seed=...) → x′``, applied to each chunk (after augmentation)
         before the per-example gradients, e.g. ``tfdpfair.training.adversarial.pgd_adversary(config)``
-        (DP-SGD + PGD-AT). It must build row i of x′ from row i of x and the weights only, and add no
-        noise of its own: the clipping then bounds each example's influence as on any other path.
+        (DP-SGD + PGD-AT). Row i of x′ must be a function of row i of x, the weights and data-independent
+        randomness drawn i.i.d. per row from ``seed`` (e.g. PGD's random start): the clipping then bounds
+        each example's influence as on any other path. Not under a multi-replica strategy (replicas
+        would share the seed).
     """
 
     def __init__(self, model: keras.Model, dp: DPConfig, *, physical_batch_size: Optional[int] = None,
@@ -218,6 +220,9 @@ class PrivateModel(keras.Model):
         variables = self.model.trainable_variables
         context = tf.distribute.get_replica_context()
         replicas = context.num_replicas_in_sync if context is not None else 1
+        if self.adversary is not None and replicas > 1:
+            raise NotImplementedError("an adversary under a multi-replica strategy is not supported yet (replicas "
+                                      "would draw the same random starts)")
         if self.sat_radius > 0 and replicas > 1:
             raise NotImplementedError("SAM / DP-SAT under a multi-replica strategy is not supported yet")
         step = self.dp_step.read_value()

@@ -66,7 +66,7 @@ def log_a_frac(q: float, sigma: float, alpha: float) -> float:
 
     A_α = E_{z∼N(0,σ²)}[((1 − q) + q·exp((2z − 1)/(2σ²)))^α]; RDP(α) = log A_α / (α − 1).
     The terms up to and including the first whose two parts are both below e⁻³⁰ are summed
-    (0.4.3's stopping rule), vectorised; inf when that takes more than 100,000 terms.
+    (0.4.3's stopping rule), vectorised; inf when that takes more than 100,000 terms or the result is not finite.
     """
     n = 64
     while True:
@@ -78,7 +78,10 @@ def log_a_frac(q: float, sigma: float, alpha: float) -> float:
         if n >= _MAX_TERMS:
             return float("inf")
         n = min(4 * n, _MAX_TERMS)
-    return float(np.logaddexp(_signed_log_sum(log_s0[:k], sign[:k]), _signed_log_sum(log_s1[:k], sign[:k])))
+    value = float(np.logaddexp(_signed_log_sum(log_s0[:k], sign[:k]), _signed_log_sum(log_s1[:k], sign[:k])))
+    # a NaN (e.g. σ so small that 2σ² underflows) must never reach the accountant: its argmin would pick it
+    # and report ε = 0. inf skips the order, which is conservative.
+    return value if math.isfinite(value) else float("inf")
 
 
 #: (q, σ, α) where dp-accounting 0.4.4–0.6.0's unsigned series is visibly off (10 %).

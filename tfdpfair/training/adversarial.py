@@ -6,15 +6,19 @@
   per-example losses, so example i's adversarial example depends only on example i and the
   weights (which is what lets DP-SGD clip its gradient like any other example's:
   ``make_private(model, dp, adversary=pgd_adversary(config))``). The random start is drawn
-  independently of the data, one draw per row: it is internal randomness of the mechanism, and
-  with it held fixed, removing an example moves the clipped sum by at most C.
+  independently of the data, i.i.d. per row (by row position, one stateless draw per chunk):
+  internal randomness of the mechanism. For any fixed assignment of starts to the other
+  examples, removing one example moves the clipped sum by at most C; since the starts are i.i.d.
+  and data-independent, the neighbouring runs can be coupled, so the Gaussian mechanism's
+  guarantee holds for the mixture.
 * ``trades_loss`` (Zhang et al. 2019): CE(f(x), y) + β · KL(p(x) ‖ p(x′)), x′ maximising the KL.
 * ``demem_penalty`` (Luo & Li, "DeMem"): λ · the variance of the batch's per-example losses on the
   adversarial examples, added to the training loss. The paper's Ψ divides by N; the authors'
   code (``torch.var``) by N − 1: ``AdversarialConfig.demem_variance`` picks.
 * ``AdversarialModel(model, config)``: ``compile`` + ``fit`` train ``model`` with PGD-AT or TRADES
   (± DeMem); the attack's random starts come from the run's ``"adversary"`` stream and the
-  optimizer's step, so a resumed run draws what an uninterrupted one would.
+  model's ``adversary_step`` counter (checkpointed), so a resumed run draws what an uninterrupted
+  one would. One replica only (no ``tf.distribute`` strategy).
 
 Inputs are images in [``clip_min``, ``clip_max``] (default [0, 1]); ε and step sizes are in
 those units (8/255 is 8 of 255 grey levels). Models output logits.
@@ -185,6 +189,9 @@ class AdversarialConfig:
 
     def __post_init__(self) -> None:
         validation.choice(self.method, METHODS, "method")
+        if self.method == "trades" and self.attack.start == "none":
+            raise ValueError("TRADES' attack needs a random start: at x' = x the KL term's gradient is zero "
+                             "(use start='normal', as TRADES' reference code)")
         _non_negative(self.trades_beta, "trades_beta")
         _non_negative(self.demem_lambda, "demem_lambda")
         validation.choice(self.demem_variance, DEMEM_VARIANCES, "demem_variance")
@@ -240,6 +247,9 @@ class AdversarialModel(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if sample_weight is not None:
             raise ValueError("sample weights are not supported in adversarial training")
+        if self.distribute_strategy.num_replicas_in_sync > 1:
+            raise NotImplementedError("adversarial training under a multi-replica strategy is not supported yet "
+                                      "(per-replica means would be summed, and replicas would share starts)")
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             parts = adversarial_objective(self.model, x, y, config=self.config,

@@ -97,16 +97,23 @@ def _metrics(train: TrainConfig) -> list:
 
 def _adversarial_wrapper(model: keras.Model, *, dp: DPConfig, train: TrainConfig, adversarial,
                          expected_batch_size: Optional[float], streams: Optional[RunStreams]) -> keras.Model:
-    from tfdpfair.training.adversarial import AdversarialModel, pgd_adversary
+    from tfdpfair.training.adversarial import AdversarialConfig, AdversarialModel, pgd_adversary
 
+    if not isinstance(adversarial, AdversarialConfig):
+        raise InputError(f"adversarial must be an AdversarialConfig, got {type(adversarial).__name__}")
     if train.backend != "tfdpfair":
         raise InputError(f"adversarial training runs on backend 'tfdpfair', not {train.backend!r}")
     if train.loss != "categorical":
         raise InputError("adversarial training takes the categorical loss (logits over classes)")
     if dp.enabled:
-        if adversarial.method != "pgd_at" or adversarial.demem_lambda > 0:
-            raise InputError("under DP only PGD-AT without DeMem is per-example (TRADES' and DeMem's batch terms are "
-                             "not clipped per example): use method='pgd_at', demem_lambda=0")
+        if adversarial.demem_lambda > 0:
+            raise InputError("DeMem's penalty is a variance over the batch, not a per-example loss: DP-SGD cannot clip "
+                             "it per example; use demem_lambda=0 under DP")
+        if adversarial.method != "pgd_at":
+            raise InputError("under DP the per-example clipper takes one cross-entropy per input: only "
+                             "method='pgd_at' (TRADES' two-term loss is not supported there yet)")
+        if train.sam_radius > 0:
+            raise InputError("DP-SAT with adversarial examples is not supported: set sam_radius=0")
         augmentation = (Augmentation(multiplicity=train.augmentation_multiplicity)
                         if train.augmentation_multiplicity > 1 else None)
         return make_private(model, dp, physical_batch_size=train.physical_batch_size, augmentation=augmentation,
@@ -114,7 +121,8 @@ def _adversarial_wrapper(model: keras.Model, *, dp: DPConfig, train: TrainConfig
                             adversary=pgd_adversary(adversarial.attack))
     unsupported = [name for name, on in (("augmentation_multiplicity", train.augmentation_multiplicity > 1),
                                          ("sam_radius", train.sam_radius > 0),
-                                         ("physical_batch_size", train.physical_batch_size is not None)) if on]
+                                         ("physical_batch_size", train.physical_batch_size is not None),
+                                         ("sampling='poisson'", train.sampling == "poisson")) if on]
     if unsupported:
         raise InputError(f"non-private adversarial training does not take {', '.join(unsupported)}")
     return AdversarialModel(model, adversarial, streams=streams)
