@@ -35,9 +35,10 @@ The paper (and where the authors' code, github.com/xiaoyuluoit97/DeMem, differs)
   models), which are not available offline: we bin by the memorization estimated from our own
   PGD-AT pool, for both the PGD-AT and the DP models.
 
-Presets: ``paper`` is for a GPU (128 ResNet-50s per setting); ``quick`` runs CIFAR-10 on 2 CPU
-cores with a small WRN, a pool of a few thousand images and 16 models per setting; ``smoke``
-runs the 8×8 digits in seconds (the tests). CIFAR-100 runs with ``--set dataset=cifar100``
+Presets: ``paper`` is for a GPU (128 ResNet-50s per setting; not timed yet); ``quick`` is meant to
+run CIFAR-10 on 2 CPU cores with a small WRN, a pool of a few thousand images and 16 models per
+setting (not run or timed yet: its sizes are a first guess); ``smoke`` runs the 8×8 digits in
+about a minute (the tests). CIFAR-100 runs with ``--set dataset=cifar100``
 and TFDS data.
 
     python reproductions/demem.py --preset quick --data-dir ../shared/data
@@ -146,8 +147,8 @@ PRESETS = {
                     eval_steps=2, eval_step_size=8.0, robust_examples=40,
                     train=TrainConfig(batch_size=50, epochs=1, learning_rate=0.1, optimizer="sgd", momentum=0.9),
                     stages=("table2", "table1", "figure1")),
-    # CIFAR-10 at 16 px, WRN-10-1, a pool of 2,000 images, 16 models per setting (sized by a measured step cost;
-    # see the README for the wall time)
+    # CIFAR-10 at 16 px, WRN-10-1, a pool of 2,000 images, 16 models per setting: a first guess, NOT yet run or
+    # timed (11 settings × 16 models; expect hours on 2 cores: measure a model first, then size the pool and epochs)
     "quick": Config(dataset="cifar10", pool_size=2000, downsample=2, model="wrn", depth=10, width=1, models=16,
                     targets=4, robust_examples=500, eval_steps=10, eval_step_size=2.0,
                     train=TrainConfig(batch_size=128, epochs=15, learning_rate=0.1, optimizer="sgd", momentum=0.9,
