@@ -187,11 +187,12 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
                                           measured[name][key], PAPER_AUROC[(name, key)]))
             print(f"{name:<20} {key:<4} AUROC {measured[name][key]:.2f} (paper {PAPER_AUROC[(name, key)]:.2f})",
                   flush=True)
-    for key in ("LR", "MLP"):
-        holds = all(measured[a][key] > measured[b][key] for a, b in zip(order, order[1:]))
-        results.notes.append(f"{key}: the paper's ordering Real > CGAN > DP-CGAN > basic DP "
-                             f"{'holds' if holds else 'does not hold'} here ("
-                             + ", ".join(f"{n} {measured[n][key]:.2f}" for n in order) + ").")
+    from tfdpfair.reporting.findings import ordered
+
+    results.findings += [ordered(f"Table 1 ({key}): Real > CGAN > DP-CGAN > CGAN with basic DP",
+                                 table="Table 1: AUROC (%)", metric="auroc", higher_is_better=True,
+                                 best_first=[{"data": n, "classifier": key} for n in order]).as_dict()
+                         for key in ("LR", "MLP")]
     results.notes += [
         f"σ = {config.dp.noise_multiplier:g}, C = {config.dp.l2_norm_clip:g}, generator optimizer "
         f"{config.gan.g_optimizer} (the paper gives none of them; σ = 1.12, C = 1.1 and Adam are the authors' code's); "

@@ -352,6 +352,7 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
             ylabel=label, title=f"Figure 5({tag})")
 
     results.notes += _findings(config, measured, major, minor, eps)
+    results.findings += _stored_findings(config, table1, eps, major)
     extreme = splits[max(config.majority_shares)]
     n_minor = sum(n for (g, _), n in extreme.train_counts.items() if g != config.majority_value)
     results.notes.append(f"At {100 * max(config.majority_shares):g} % {major} the training set holds {n_minor} {minor} "
@@ -398,6 +399,29 @@ def _verdict(effects, noise: float) -> str:
     if all(e > 0 for e in effects):
         return f"same direction, but within the noise (±{noise:.1f} pp)"
     return "not reproduced"
+
+
+def _stored_findings(config, table1, eps, major):
+    """Table 1's trend and Finding 1 as row comparisons, so that ``--seeds`` judges them beyond the seed spread."""
+    from tfdpfair.reporting.findings import Finding, Comparison, ordered
+
+    zs = sorted(config.noise_multipliers)
+    t1 = config.table1_share
+
+    def row(z):
+        return {"female share": t1, "privacy": _label(z), "epsilon": None if z is None else round(eps[z], 3)}
+
+    findings = [ordered(f"Table 1: accuracy falls as privacy tightens ({100 * t1:g} % {major})", table=table1,
+                        metric="accuracy", best_first=[row(None)] + [row(z) for z in zs], higher_is_better=True)]
+    extreme = max(config.majority_shares)
+    others = [s for s in config.majority_shares if s != extreme]
+    if others:
+        table = "Disparity added by DP: gap − non-DP gap (pp)"
+        findings.append(Finding(
+            f"Finding 1: DP adds more {major} − minority gap at {100 * extreme:g} % {major} than at any other level",
+            tuple(Comparison(table, "added_accuracy_gap", {"female share": extreme, "privacy": _label(z)},
+                             {"female share": s, "privacy": _label(z)}, True) for z in zs for s in others)))
+    return [f.as_dict() for f in findings]
 
 
 def _findings(config, measured, major, minor, eps):

@@ -275,3 +275,69 @@ def test_a_run_stored_before_a_config_field_existed_resumes_and_one_with_another
     (out / "config.json").write_text(json.dumps(stored))
     code, _, io = _main(["--out", str(out), "--resume"], capsys)
     assert code == 2 and "the config differs" in io.err
+
+
+# -- --seeds: one run per seed, then the report over the seeds ------------------------------------------------
+INTERRUPT_AT = [None]
+
+
+def _toy_findings_run(config, ctx):
+    from tfdpfair.reporting import ResultRow, Results
+    from tfdpfair.reporting.findings import beats_all
+
+    results = Results(paper=ctx.slug, preset=ctx.preset, seed=ctx.seed, data_source="none")
+    for i in range(config.epochs):
+        out = ctx.unit(f"part/{i}", lambda unit, i=i: CALLS.append((ctx.seed, i)) or {"value": 10.0 * i + ctx.seed})
+        results.rows.append(ResultRow("T", {"i": i}, "value", out["value"], None))
+        if (ctx.seed, i) == INTERRUPT_AT[0]:
+            raise KeyboardInterrupt  # Ctrl-C inside the second seed's run
+    results.findings.append(beats_all("the last part is largest", table="T", metric="value",
+                                      winner={"i": config.epochs - 1}, others=[{"i": 0}],
+                                      higher_is_better=True).as_dict())
+    return experiment.RunOutput(results=results, title="toy")
+
+
+def test_seeds_run_one_folder_per_seed_resume_after_an_interrupt_and_judge_findings_over_seeds(tmp_path, capsys):
+    import json
+
+    from tfdpfair.experiment import run_script
+
+    kw = dict(TOY, run=_toy_findings_run)
+
+    def main(argv):
+        try:
+            return 0, run_script(**kw, argv=argv), capsys.readouterr()
+        except SystemExit as exit_:
+            return exit_.code, None, capsys.readouterr()
+
+    CALLS.clear()
+    out = tmp_path / "s"
+    INTERRUPT_AT[0] = (1, 1)
+    code, _, io = main(["--preset", "smoke", "--seeds", "0,1,2", "--out", str(out)])
+    assert code == 130 and CALLS == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
+    assert f"--seeds 0,1,2 --out {out} --resume" in io.err
+    assert (out / "seed0" / "complete.json").is_file() and not (out / "seed1" / "complete.json").exists()
+    code, _, io = main(["--seeds", "0,1", "--out", str(out), "--resume"])
+    assert code == 2 and "--seeds [0, 1] differs" in io.err
+    INTERRUPT_AT[0] = None
+    CALLS.clear()
+    code, final, io = main(["--seeds", "0,1,2", "--out", str(out), "--resume"])
+    assert code == 0 and final == out and CALLS == [(1, 2), (2, 0), (2, 1), (2, 2)]  # seed 0 reused, seed 1 resumed
+    report = (out / "report.md").read_text()
+    assert "3 seeds (0, 1, 2)" in report and "| i=0 | value | 1 ± 1 | 1 | 0 | 2 | 3 |" in report
+    summary = json.loads((out / "seeds.json").read_text())
+    finding, = summary["findings"]
+    assert finding["verdict"] == "reproduced" and finding["seeds_holding"] == 3 and finding["mean_effects"] == [20.0]
+    assert (out / "complete.json").is_file() and "## Findings over seeds" in io.out
+
+
+@pytest.mark.parametrize("flags,message", [(["--seeds", "0"], "at least two distinct seeds"),
+                                           (["--seeds", "0,0"], "at least two distinct seeds"),
+                                           (["--seeds", "a,b"], "comma-separated seeds"),
+                                           (["--seeds", "0,1", "--seed", "3"], "--seeds and --seed exclude"),
+                                           (["--seeds", "0,1", "--dry-run"], "--seeds and --dry-run exclude"),
+                                           (["--seeds", "0,1", "--resume"], "holds no run over seeds")])
+def test_bad_seeds_flags_exit_2_with_one_line(flags, message, tmp_path, capsys):
+    code, _, io = _main(["--preset", "smoke", "--out", str(tmp_path / "o"), *flags], capsys)
+    assert code == 2 and message in io.err and io.err.count("\n") == 1
+    assert not (tmp_path / "o").exists()

@@ -98,6 +98,12 @@ def test_smoke_run_writes_valid_results(script, uninterrupted):
     assert (out / "complete.json").is_file() and not in_use(out)
     assert not (out / "checkpoints").exists() and list((out / "units").rglob("*.json"))
     assert "Infinity" not in (out / "results.json").read_text()
+    from tfdpfair.reporting.findings import Finding, effects
+
+    for finding in results.get("findings", []):  # every stored claim compares rows the run has
+        assert len(effects(Finding.from_dict(finding), results["rows"])) >= 1
+    if script.stem in ("dp_dcgan", "dp_cgan", "neither_private_nor_fair"):
+        assert results["findings"] and "## Findings (this seed)" in (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)

@@ -245,16 +245,12 @@ def _cmd_attack(args) -> str:
 
 
 def _cmd_seeds(args) -> str:
-    import dataclasses
-
-    from tfdpfair.reporting.seeds import combine_seeds, load_run, seeds_markdown
+    from tfdpfair.reporting.seeds import combine_seeds, load_run, seeds_dict, seeds_markdown
 
     runs = [load_run(folder) for folder in args.runs]
     rows = combine_seeds(runs)
     if args.json:
-        return _json({"runs": [{"folder": str(r.folder), "seed": r.results["seed"]} for r in runs],
-                      "privacy": runs[0].results["privacy"],
-                      "rows": [dataclasses.asdict(r) | {"paper_in_range": r.paper_in_range} for r in rows]})
+        return _json(seeds_dict(runs, rows))
     return seeds_markdown(runs, rows)
 
 

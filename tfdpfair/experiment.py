@@ -4,7 +4,11 @@ A script supplies its slug, its presets (frozen config dataclasses), a ``plan``
 function (the privacy plan, without training) and a ``run`` function (returns
 ``Results`` and figures); ``run_script`` does the rest:
 
-``--preset --out --data-dir --seed --resume --overwrite --secure-noise --set key=value --dry-run``.
+``--preset --out --data-dir --seed --resume --overwrite --secure-noise --set key=value --dry-run``,
+and ``--seeds 0,1,2``: the same run once per seed, each in ``OUT/seed<k>/`` (a run folder of its
+own, resumable), then ``OUT/report.md`` and ``OUT/seeds.json`` over the seeds (mean ± std,
+median and range per number; the script's findings judged beyond the seed spread,
+``tfdpfair.reporting.findings``). ``--resume`` reuses finished seeds and resumes the others.
 
 What the run around a script guarantees:
 
@@ -317,6 +321,16 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(f"{self.prog}: {message} (see --help)")
 
 
+def _seed_list(text: str) -> List[int]:
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated seeds such as 0,1,2, got {text!r}") from None
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"need at least two distinct seeds >= 0, got {text!r}")
+    return seeds
+
+
 def build_parser(slug: str, description: str) -> argparse.ArgumentParser:
     p = _Parser(prog=f"{slug}.py", description=description)
     p.add_argument("--preset", choices=PRESETS, default=None,
@@ -325,6 +339,9 @@ def build_parser(slug: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help=f"output folder (default results/{slug}/<preset>)")
     p.add_argument("--data-dir", default=None, help="folder with <name>.npz files, or a TFDS data_dir")
     p.add_argument("--seed", type=int, default=None, help="seed of every random stream (default 0)")
+    p.add_argument("--seeds", type=_seed_list, default=None, metavar="S,S,...",
+                   help="run once per seed (e.g. 0,1,2), each in OUT/seed<S>, then report every number and the "
+                        f"paper's findings over the seeds in OUT (default results/{slug}/<preset>-seeds)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in OUT where it stopped (finished units are kept, the one in progress "
                         "continues from its checkpoint); flags not given are taken from OUT/config.json")
@@ -548,6 +565,8 @@ def _main(*, slug, description, presets, plan, run, argv) -> tuple:
     rundir, ctx, inv = None, None, None
     try:
         args = build_parser(slug, description).parse_args(argv)
+        if args.seeds is not None:
+            return _main_seeds(args, slug=slug, description=description, presets=presets, plan=plan, run=run)
         if args.dry_run and (args.resume or args.overwrite):
             raise ConfigError(f"--dry-run and --{'resume' if args.resume else 'overwrite'} exclude each other: a "
                               "dry run trains nothing, and writes its plan to a new folder")
@@ -620,4 +639,116 @@ def _main(*, slug, description, presets, plan, run, argv) -> tuple:
     print("\n" + rows_markdown(output.results.rows))
     print(f"\nwall time {output.results.wall_seconds:.1f} s; wrote "
           + ", ".join(str(final / p.relative_to(staged)) for p in written) + f"; {final / 'complete.json'}")
+    return 0, final
+
+
+# -- one run per seed, and the report over the seeds -----------------------------------------------------------
+SEEDS_KIND = "seeds"
+
+
+def _seeds_invocation(args, slug: str, out: Path) -> dict:
+    """The seeds run's own config.json: new from the flags, or the stored one checked against them (--resume)."""
+    for flag, given in (("--seed", args.seed is not None), ("--dry-run", args.dry_run),
+                        ("--overwrite", args.overwrite)):
+        if given:
+            raise ConfigError(f"--seeds and {flag} exclude each other" + (
+                ": each seed's run gets its own --seed" if flag == "--seed" else
+                ": the privacy plan does not depend on the seed; dry-run one seed" if flag == "--dry-run" else
+                ": runs over seeds are never replaced; choose a new --out"))
+    if not args.resume:
+        return {"paper": slug, "kind": SEEDS_KIND, "preset": args.preset or "quick", "seeds": list(args.seeds),
+                "data_dir": args.data_dir, "data_dir_resolved": _resolved(args.data_dir),
+                "secure_noise": args.secure_noise, "overrides": list(args.overrides)}
+    try:
+        saved = json.loads((out / "config.json").read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"--resume: {out} holds no run over seeds (no config.json); start it without --resume") \
+            from None
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"--resume: cannot read {out}/config.json ({err}); start a new run instead") from None
+    if not isinstance(saved, dict) or saved.get("kind") != SEEDS_KIND or saved.get("paper") != slug:
+        raise ConfigError(f"--resume --seeds: {out} does not hold a run of {slug} over seeds; resume it without "
+                          "--seeds, or choose its own --out")
+    for flag, given, stored in (("--seeds", args.seeds, saved["seeds"]), ("--preset", args.preset, saved["preset"]),
+                                ("--set", args.overrides or None, saved["overrides"]),
+                                ("--data-dir", _resolved(args.data_dir), saved["data_dir_resolved"])):
+        if given is not None and given != stored:
+            raise ConfigError(f"--resume: {flag} {given} differs from this run's {stored!r} in {out}/config.json; "
+                              "resume with the run's own flags (or leave them out)")
+    if args.secure_noise and not saved["secure_noise"]:
+        raise ConfigError(f"--resume: --secure-noise differs from the run's own setting in {out}/config.json")
+    return saved
+
+
+def _seed_argv(saved: dict, seed: int, folder: Path) -> List[str]:
+    argv = ["--preset", saved["preset"], "--seed", str(seed), "--out", str(folder)]
+    if saved["data_dir_resolved"] is not None:
+        argv += ["--data-dir", saved["data_dir_resolved"]]
+    if saved["secure_noise"]:
+        argv.append("--secure-noise")
+    for assignment in saved["overrides"]:
+        argv += ["--set", assignment]
+    if (folder / "config.json").is_file():
+        argv.append("--resume")
+    return argv
+
+
+def _main_seeds(args, *, slug, description, presets, plan, run) -> tuple:
+    """``--seeds``: each seed's run in OUT/seed<k> (finished ones reused), then the report over the seeds."""
+    from tfdpfair.data.loading import check_data_dir
+    from tfdpfair.reporting.files import write_json, write_text
+    from tfdpfair.reporting.rundir import MARKER, RunDir
+    from tfdpfair.reporting.seeds import combine_seeds, load_run, seeds_dict, seeds_markdown
+
+    preset = args.preset or "quick"
+    out = Path(args.out) if args.out else Path("results") / slug / f"{preset}-seeds"
+    saved = _seeds_invocation(args, slug, out)
+    apply_overrides(presets[saved["preset"]], saved["overrides"])  # a bad --set fails before any folder exists
+    check_data_dir(saved["data_dir_resolved"])
+    rundir = RunDir.claim(out, resume=args.resume)
+    try:
+        if not args.resume:
+            write_json(rundir.path / "config.json", saved)
+        resume = (f"python reproductions/{slug}.py --seeds {','.join(map(str, saved['seeds']))} "
+                  f"--out {shlex.quote(str(rundir.path))} --resume")
+        print(f"{slug}: preset {saved['preset']}, seeds {saved['seeds']}, one run per seed in {rundir.path}/seed<k>",
+              flush=True)
+        folders = []
+        for seed in saved["seeds"]:
+            folder = rundir.path / f"seed{seed}"
+            folders.append(folder)
+            if (folder / MARKER).is_file():
+                print(f"{slug}: seed {seed} finished earlier in {folder}: reused", flush=True)
+                continue
+            code, _ = _main(slug=slug, description=description, presets=presets, plan=plan, run=run,
+                            argv=_seed_argv(saved, seed, folder))
+            if code:
+                rundir.release()
+                if code in (130, 143):
+                    print(f"interrupted during seed {seed}: the finished seeds are kept; continue all with: {resume}",
+                          file=sys.stderr)
+                return code, None
+        runs = [load_run(folder) for folder in folders]
+        rows = combine_seeds(runs)
+        report = seeds_markdown(runs, rows)
+        write_text(rundir.path / "report.md", report)
+        write_json(rundir.path / "seeds.json", seeds_dict(runs, rows))
+        final = rundir.finish({"paper": slug, "preset": saved["preset"], "seeds": saved["seeds"],
+                               "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    except InputError as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        rundir.abandon()
+        return 2, None
+    except KeyboardInterrupt as interrupt:
+        _acknowledge_interrupt()
+        rundir.release()
+        print(f"interrupted: the finished seeds are kept; continue with: {resume}", file=sys.stderr)
+        return (143 if isinstance(interrupt, Terminated) else 130), None
+    except BaseException:
+        rundir.abandon()
+        raise
+    findings = report.split("## Findings over seeds", 1)
+    if len(findings) == 2:
+        print("\n## Findings over seeds" + findings[1].split("\n### ", 1)[0])
+    print(f"\n{len(runs)} seeds; wrote {final / 'report.md'}, {final / 'seeds.json'}, {final / MARKER}")
     return 0, final

@@ -73,7 +73,7 @@ def test_the_report_has_every_table_and_the_privacy_spend(tmp_path):
     runs = [load_run(_run(tmp_path, s, a)) for s, a in [(0, 40.0), (1, 52.0)]]
     text = seeds_markdown(runs, combine_seeds(runs))
     assert "2 seeds (0, 1)" in text and "### Table 2" in text and "### Table 5" in text
-    assert "| privacy=DP, techniques=BL | accuracy | 46 | 40 | 52 | 2 | 49.47 | yes |" in text
+    assert "| privacy=DP, techniques=BL | accuracy | 46 ± 8.5 | 46 | 40 | 52 | 2 | 49.47 | yes |" in text
     assert "## Privacy (every seed)" in text and "| eps=8 | 8 |" in text
 
 

@@ -48,6 +48,8 @@ class Results:
       notes: free-text remarks for report.md (why a number differs, choices made).
       tables: extra tables for report.md, each {"title": str, "header": [str], "rows": [[value]]}
         (e.g. one row per training run); they are also kept in results.json.
+      findings: the paper's qualitative claims as row comparisons (``tfdpfair.reporting.findings``,
+        ``Finding.as_dict()``), judged on this run in report.md and over seeds by ``--seeds``.
     """
 
     paper: str
@@ -60,6 +62,7 @@ class Results:
     sampling: str = "shuffle"
     notes: List[str] = dataclasses.field(default_factory=list)
     tables: List[dict] = dataclasses.field(default_factory=list)
+    findings: List[dict] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The results.json object (strict JSON: non-finite numbers become null)."""
@@ -164,6 +167,13 @@ def report_markdown(results: Results, *, title: str, figures: List[str] = ()) ->
         parts.append("## Results (ours beside the paper's)\n\n" + rows_markdown(results.rows))
     for table in results.tables:
         parts.append(f"## {table['title']}\n\n" + markdown_table(list(table["header"]), table["rows"]))
+    if results.findings:
+        from tfdpfair.reporting.findings import findings_lines
+
+        lines = findings_lines(results.findings, [r.as_dict() for r in results.rows])
+        parts.append("## Findings (this seed)\n\nThe paper's claims as comparisons of the rows above, on this one "
+                     "seed: one draw of the training randomness, not evidence; `--seeds 0,1,2` judges them beyond "
+                     "the seed spread.\n\n" + "\n".join(f"- {line}" for line in lines))
     if figures:
         parts.append("## Figures\n\n" + "\n".join(f"![{f}]({f})" for f in figures))
     if results.notes:

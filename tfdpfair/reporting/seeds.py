@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import statistics
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -40,6 +41,7 @@ class SeedRow:
     Attributes:
       table / setting / metric: as in ``ResultRow``.
       median / low / high: median, minimum and maximum of ``ours`` over the seeds that have it.
+      mean / std: their mean and sample standard deviation (0 with one seed).
       seeds: how many seeds have the number (runs with ``ours: null`` do not count).
       paper: the paper's number, or None.
     """
@@ -52,6 +54,8 @@ class SeedRow:
     high: float
     seeds: int
     paper: Optional[float]
+    mean: float = math.nan
+    std: float = math.nan
 
     @property
     def paper_in_range(self) -> Optional[bool]:
@@ -129,26 +133,62 @@ def combine_seeds(runs: Sequence[StoredRun]) -> List[SeedRow]:
             continue
         out.append(SeedRow(table=row["table"], setting=row["setting"], metric=row["metric"],
                            median=statistics.median(got), low=min(got), high=max(got), seeds=len(got),
-                           paper=row["paper"]))
+                           paper=row["paper"], mean=statistics.fmean(got),
+                           std=statistics.stdev(got) if len(got) > 1 else 0.0))
     return out
 
 
+def judge_findings(runs: Sequence[StoredRun]) -> list:
+    """The first run's stored findings judged over all the runs (``tfdpfair.reporting.findings.over_seeds``)."""
+    from tfdpfair.reporting.findings import Finding, over_seeds
+
+    return [over_seeds(Finding.from_dict(f), [r.results["rows"] for r in runs])
+            for f in runs[0].results.get("findings", [])]
+
+
+def _mean_std(row: SeedRow) -> str:
+    return f"{row.mean:.4g} ± {row.std:.2g}"
+
+
 def seeds_markdown(runs: Sequence[StoredRun], rows: Sequence[SeedRow]) -> str:
-    """A report: the runs, their (shared) privacy spend, and per table the median over seeds beside the paper's."""
+    """A report: the runs, their (shared) privacy spend, per table the mean ± std and median / range over seeds
+    beside the paper's, and the stored findings judged over the seeds."""
     first = runs[0].results
     seeds = ", ".join(str(r.results["seed"]) for r in runs)
     parts = [f"# {first['paper']}, preset `{first['preset']}`: {len(runs)} seeds ({seeds})",
-             "Each number is the median over the seeds that have it, with its lowest and highest value; "
-             "'paper in range' says whether the paper's number lies within them (a range from a few seeds is "
-             "narrow: 'no' with 3 seeds is weak evidence).",
+             "Each number is the mean ± sample standard deviation over the seeds that have it, then its median, "
+             "lowest and highest value; 'paper in range' says whether the paper's number lies within them (a "
+             "range from a few seeds is narrow: 'no' with 3 seeds is weak evidence).",
              "## Runs\n\n" + markdown_table(["folder", "seed", "data", "wall time (s)"],
                                             [[str(r.folder), r.results["seed"], r.results["data_source"],
                                               round(r.results["wall_seconds"], 1)] for r in runs])]
     if first["privacy"]:
         parts.append("## Privacy (every seed)\n\n" + privacy_markdown(first["privacy"]))
+    judged = judge_findings(runs)
+    if judged:
+        body = [[j.claim, j.verdict, f"{j.seeds_holding} of {j.seeds}",
+                 "; ".join(f"{c}: {m:+.3g} (noise {n:.2g})" for c, m, n in zip(j.comparisons, j.mean_effects, j.noise))]
+                for j in judged]
+        parts.append("## Findings over seeds\n\n"
+                     "'reproduced' only when every comparison's mean effect over the seeds exceeds its noise, the "
+                     "half-width of a one-sided 95 % t interval of the paired per-seed effects (t · sd / √n); "
+                     "'holds on' counts the seeds on which every comparison went the paper's way.\n\n"
+                     + markdown_table(["finding", "verdict", "holds on", "mean effect per comparison (noise)"], body))
     for table in dict.fromkeys(r.table for r in rows):
-        body = [[setting_text(r.setting), r.metric, r.median, r.low, r.high, r.seeds, r.paper,
+        body = [[setting_text(r.setting), r.metric, _mean_std(r), r.median, r.low, r.high, r.seeds, r.paper,
                  {None: "—", True: "yes", False: "no"}[r.paper_in_range]] for r in rows if r.table == table]
         parts.append(f"### {table}\n\n" + markdown_table(
-            ["setting", "metric", "median", "low", "high", "seeds", "paper", "paper in range"], body))
+            ["setting", "metric", "mean ± std", "median", "low", "high", "seeds", "paper", "paper in range"], body))
     return "\n\n".join(parts) + "\n"
+
+
+def seeds_dict(runs: Sequence[StoredRun], rows: Sequence[SeedRow]) -> dict:
+    """The same report as one JSON-ready object: runs, privacy, rows over seeds, findings judged over seeds."""
+    from tfdpfair.reporting.files import json_safe
+
+    return json_safe({
+        "paper": runs[0].results["paper"], "preset": runs[0].results["preset"],
+        "runs": [{"folder": str(r.folder), "seed": r.results["seed"]} for r in runs],
+        "privacy": runs[0].results["privacy"],
+        "rows": [dataclasses.asdict(r) | {"paper_in_range": r.paper_in_range} for r in rows],
+        "findings": [dataclasses.asdict(j) for j in judge_findings(runs)]})
