@@ -341,3 +341,30 @@ def test_bad_seeds_flags_exit_2_with_one_line(flags, message, tmp_path, capsys):
     code, _, io = _main(["--preset", "smoke", "--out", str(tmp_path / "o"), *flags], capsys)
     assert code == 2 and message in io.err and io.err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def _toy_failing_run(config, ctx):
+    if ctx.seed == 1:
+        raise RuntimeError("a bug in seed 1")  # not an InputError: a traceback, as any bug
+    return _toy_findings_run(config, ctx)
+
+
+def test_a_failure_in_one_seed_keeps_the_finished_seeds_and_a_half_claimed_seed_is_claimed_again(tmp_path, capsys):
+    from tfdpfair.experiment import run_script
+
+    INTERRUPT_AT[0] = None
+    out = tmp_path / "s"
+    with pytest.raises(RuntimeError, match="a bug in seed 1"):
+        run_script(**dict(TOY, run=_toy_failing_run), argv=["--preset", "smoke", "--seeds", "0,1", "--out", str(out)])
+    assert (out / "seed0" / "complete.json").is_file() and (out / "config.json").is_file()
+    assert not in_use(out)
+    (out / "seed1").mkdir(exist_ok=True)
+    for child in (out / "seed1").iterdir():  # as a run killed right after claiming its folder: only the lock
+        if child.name != ".lock":
+            __import__("shutil").rmtree(child) if child.is_dir() else child.unlink()
+    (out / "seed1" / ".lock").touch()
+    CALLS.clear()
+    final = run_script(**dict(TOY, run=_toy_findings_run), argv=["--seeds", "0,1", "--out", str(out), "--resume"])
+    assert final == out and CALLS == [(1, 0), (1, 1), (1, 2)] and not (tmp_path / "s" / "seed1-run2").exists()
+    assert (out / "seed1" / "complete.json").is_file() and "Findings over seeds" in (out / "report.md").read_text()
+    capsys.readouterr()

@@ -637,6 +637,12 @@ def _main(*, slug, description, presets, plan, run, argv) -> tuple:
 
     print("\n" + privacy_markdown(output.results.privacy) if output.results.privacy else "")
     print("\n" + rows_markdown(output.results.rows))
+    if output.results.findings:
+        from tfdpfair.reporting.findings import findings_lines
+
+        print("\nFindings on this seed (one draw of the training randomness; --seeds 0,1,2 judges them over seeds):\n"
+              + "\n".join(f"- {line}" for line in findings_lines(output.results.findings,
+                                                                  [r.as_dict() for r in output.results.rows])))
     print(f"\nwall time {output.results.wall_seconds:.1f} s; wrote "
           + ", ".join(str(final / p.relative_to(staged)) for p in written) + f"; {final / 'complete.json'}")
     return 0, final
@@ -693,6 +699,15 @@ def _seed_argv(saved: dict, seed: int, folder: Path) -> List[str]:
     return argv
 
 
+def _reclaim_empty(folder: Path) -> None:
+    """A seed folder left holding only its lock (a run killed while claiming it) is claimed again, not skipped."""
+    from tfdpfair.reporting.rundir import LOCK, in_use
+
+    if folder.is_dir() and [p.name for p in folder.iterdir()] == [LOCK] and not in_use(folder):
+        (folder / LOCK).unlink()
+        folder.rmdir()
+
+
 def _main_seeds(args, *, slug, description, presets, plan, run) -> tuple:
     """``--seeds``: each seed's run in OUT/seed<k> (finished ones reused), then the report over the seeds."""
     from tfdpfair.data.loading import check_data_dir
@@ -706,11 +721,18 @@ def _main_seeds(args, *, slug, description, presets, plan, run) -> tuple:
     apply_overrides(presets[saved["preset"]], saved["overrides"])  # a bad --set fails before any folder exists
     check_data_dir(saved["data_dir_resolved"])
     rundir = RunDir.claim(out, resume=args.resume)
+    resume = (f"python reproductions/{slug}.py --seeds {','.join(map(str, saved['seeds']))} "
+              f"--out {shlex.quote(str(rundir.path))} --resume")
+
+    def keep_or_abandon() -> None:  # never delete a folder that holds a seed's run
+        if any(rundir.path.glob("seed*")):
+            rundir.release()
+        else:
+            rundir.abandon()
+
     try:
         if not args.resume:
             write_json(rundir.path / "config.json", saved)
-        resume = (f"python reproductions/{slug}.py --seeds {','.join(map(str, saved['seeds']))} "
-                  f"--out {shlex.quote(str(rundir.path))} --resume")
         print(f"{slug}: preset {saved['preset']}, seeds {saved['seeds']}, one run per seed in {rundir.path}/seed<k>",
               flush=True)
         folders = []
@@ -720,14 +742,17 @@ def _main_seeds(args, *, slug, description, presets, plan, run) -> tuple:
             if (folder / MARKER).is_file():
                 print(f"{slug}: seed {seed} finished earlier in {folder}: reused", flush=True)
                 continue
-            code, _ = _main(slug=slug, description=description, presets=presets, plan=plan, run=run,
-                            argv=_seed_argv(saved, seed, folder))
+            _reclaim_empty(folder)
+            code, written = _main(slug=slug, description=description, presets=presets, plan=plan, run=run,
+                                  argv=_seed_argv(saved, seed, folder))
             if code:
                 rundir.release()
                 if code in (130, 143):
                     print(f"interrupted during seed {seed}: the finished seeds are kept; continue all with: {resume}",
                           file=sys.stderr)
                 return code, None
+            if Path(written).resolve() != folder.resolve():
+                raise ConfigError(f"seed {seed} was written to {written}, not {folder}; move it there and resume")
         runs = [load_run(folder) for folder in folders]
         rows = combine_seeds(runs)
         report = seeds_markdown(runs, rows)
@@ -737,7 +762,7 @@ def _main_seeds(args, *, slug, description, presets, plan, run) -> tuple:
                                "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     except InputError as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
-        rundir.abandon()
+        keep_or_abandon()
         return 2, None
     except KeyboardInterrupt as interrupt:
         _acknowledge_interrupt()
@@ -745,7 +770,7 @@ def _main_seeds(args, *, slug, description, presets, plan, run) -> tuple:
         print(f"interrupted: the finished seeds are kept; continue with: {resume}", file=sys.stderr)
         return (143 if isinstance(interrupt, Terminated) else 130), None
     except BaseException:
-        rundir.abandon()
+        keep_or_abandon()
         raise
     findings = report.split("## Findings over seeds", 1)
     if len(findings) == 2:

@@ -63,3 +63,27 @@ def test_a_finding_round_trips_through_results_json_and_reads_as_one_line_per_ru
     assert Finding.from_dict(stored) == NON_PRIVATE_BEST
     line, = findings_lines([stored], _rows(e1=60.0, e10=20.0, np=30.0))
     assert line == "non-private best: does not hold (1 of 2 comparisons; not: (model=non-private) < (epsilon=10))"
+
+
+def test_a_seed_without_a_finite_number_makes_the_finding_not_reproduced_and_one_run_says_it_cannot_judge():
+    seeds = [_rows(e1=60.0, e10=40.0, np=30.0), _rows(e1=61.0, e10=41.0, np=30.0), _rows(e1=62.0, e10=42.0, np=30.0)]
+    seeds[1][2]["ours"] = None  # the non-private model diverged: its FID was NaN, written as null
+    judged = over_seeds(NON_PRIVATE_BEST, seeds)
+    assert judged.verdict == "not reproduced" and judged.missing == (1,) and judged.seeds_holding == 2
+    seeds[1][2]["ours"] = float("nan")  # in memory, before results.json
+    assert over_seeds(NON_PRIVATE_BEST, seeds).missing == (1,)
+    line, = findings_lines([NON_PRIVATE_BEST.as_dict()], seeds[1])
+    assert line.startswith("non-private best: cannot be judged (no number for fid of model=non-private")
+
+
+def test_results_json_findings_are_optional_and_checked_when_present():
+    from tfdpfair.reporting import validate_results
+
+    results = {"paper": "p", "preset": "smoke", "seed": 0, "data_source": "x", "privacy": [], "rows": [],
+               "wall_seconds": 1.0}
+    validate_results(results)  # a run stored before findings existed
+    validate_results(results | {"findings": [NON_PRIVATE_BEST.as_dict()]})
+    broken = NON_PRIVATE_BEST.as_dict()
+    del broken["comparisons"][0]["worse"]
+    with pytest.raises(ValueError, match=r"findings\[0\] must be"):
+        validate_results(results | {"findings": [broken]})

@@ -7,11 +7,12 @@ comparison goes the paper's way; that is one draw of the training randomness, no
 
 Over seeds (``over_seeds``): each comparison's effect (better − worse, signed so that > 0 is
 the paper's direction) is paired by seed; the finding is ``reproduced`` only when, for every
-comparison, the mean effect exceeds the seed noise — the half-width of a one-sided 95 % t
-interval, t(0.95, n − 1) · sd / √n over the n seeds — so that the effect is beyond the spread
-of the runs; ``same direction, within the noise`` when every mean effect is positive but some
-is not beyond it; else ``not reproduced`` (``tfdpfair.reporting.verdicts``). With 3 seeds the
-half-width is 1.69 standard deviations of the paired effect.
+comparison, the one-sided 95 % lower confidence bound of the mean paired effect is above 0
+(mean > t(0.95, n − 1) · sd / √n over the n seeds): the effect is larger than the run-to-run
+randomness can explain; ``same direction, within the noise`` when every mean effect is
+positive but some bound is not; else ``not reproduced`` (``tfdpfair.reporting.verdicts``).
+With 3 seeds the bound is mean − 1.69 standard deviations of the paired effect. A seed with
+no finite number for a compared row (a diverged model) makes the finding not reproduced.
 
 Findings travel in ``results.json`` as ``findings`` (a list of ``Finding.as_dict()``), so a
 report over seeds can judge them from the stored runs alone.
@@ -89,12 +90,21 @@ def _key(table: str, setting: Mapping[str, Any], metric: str) -> Tuple[str, str,
     return table, json.dumps(dict(setting), sort_keys=True), metric
 
 
+class MissingNumber(KeyError):
+    """A finding compares a row the run has no finite number for (absent, null, NaN or infinite)."""
+
+
 def _values(rows: Sequence[dict]) -> Dict[Tuple[str, str, str], float]:
-    return {_key(r["table"], r["setting"], r["metric"]): r["ours"] for r in rows if r.get("ours") is not None}
+    return {_key(r["table"], r["setting"], r["metric"]): float(r["ours"]) for r in rows
+            if isinstance(r.get("ours"), (int, float)) and math.isfinite(r["ours"])}
 
 
 def effects(finding: Finding, rows: Sequence[dict]) -> List[float]:
-    """One run's signed effect per comparison (> 0: the paper's direction); ``KeyError`` names a missing row."""
+    """One run's signed effect per comparison (> 0: the paper's direction).
+
+    Raises ``MissingNumber`` (a ``KeyError``) naming a row that is absent or not a finite number
+    (a diverged model's NaN FID, written as null).
+    """
     values = _values(rows)
     out = []
     for c in finding.comparisons:
@@ -102,8 +112,8 @@ def effects(finding: Finding, rows: Sequence[dict]) -> List[float]:
         for setting in (c.better, c.worse):
             key = _key(c.table, setting, c.metric)
             if key not in values:
-                raise KeyError(f"finding {finding.claim!r}: no number for {c.metric} of {setting_text(dict(setting))} "
-                               f"in table {c.table!r}")
+                raise MissingNumber(f"finding {finding.claim!r}: no number for {c.metric} of {setting_text(dict(setting))} "
+                               f"in table {c.table!r} (absent or not finite)")
             pair.append(float(values[key]))
         out.append((pair[0] - pair[1]) if c.higher_is_better else (pair[1] - pair[0]))
     return out
@@ -132,8 +142,10 @@ class FindingOverSeeds:
       seeds_holding / seeds: on how many of the seeds every comparison went the paper's way.
       mean_effects / sd_effects: per comparison, the mean and sample standard deviation of the paired effect.
       noise: per comparison, t(0.95, n − 1) · sd / √n.
-      verdict: ``reproduced``, ``same direction, within the noise`` or ``not reproduced``.
+      verdict: ``reproduced``, ``same direction, within the noise`` or ``not reproduced`` (also when a seed
+        lacks a finite number for one of the rows: see ``missing``).
       comparisons: the comparisons, described.
+      missing: the positions (0-based, in the order given) of the seeds without a finite number for some row.
     """
 
     claim: str
@@ -144,13 +156,25 @@ class FindingOverSeeds:
     noise: Tuple[float, ...]
     verdict: str
     comparisons: Tuple[str, ...]
+    missing: Tuple[int, ...] = ()
 
 
 def over_seeds(finding: Finding, runs_rows: Sequence[Sequence[dict]]) -> FindingOverSeeds:
     """Judge ``finding`` on the rows of n ≥ 2 runs that differ only in their seed (see the module docstring)."""
     if len(runs_rows) < 2:
         raise ValueError(f"need the rows of at least 2 seeds, got {len(runs_rows)}")
-    per_seed = [effects(finding, rows) for rows in runs_rows]
+    per_seed, missing = [], []
+    for i, rows in enumerate(runs_rows):
+        try:
+            per_seed.append(effects(finding, rows))
+        except MissingNumber:
+            missing.append(i)
+    described = tuple(c.describe() for c in finding.comparisons)
+    if missing:  # a seed whose model diverged (NaN) or lacks the row: the claim is not shown on it
+        nan = tuple(math.nan for _ in finding.comparisons)
+        return FindingOverSeeds(claim=finding.claim, seeds_holding=sum(all(e > 0 for e in s) for s in per_seed),
+                                seeds=len(runs_rows), mean_effects=nan, sd_effects=nan, noise=nan,
+                                verdict=NOT_REPRODUCED, comparisons=described, missing=tuple(missing))
     n = len(per_seed)
     t = t_quantile_95(n - 1)
     means, sds, noise, verdicts = [], [], [], []
@@ -163,7 +187,7 @@ def over_seeds(finding: Finding, runs_rows: Sequence[Sequence[dict]]) -> Finding
     overall = next((v for v in (NOT_REPRODUCED, WITHIN_NOISE) if v in verdicts), REPRODUCED)
     return FindingOverSeeds(claim=finding.claim, seeds_holding=sum(all(e > 0 for e in s) for s in per_seed),
                             seeds=n, mean_effects=tuple(means), sd_effects=tuple(sds), noise=tuple(noise),
-                            verdict=overall, comparisons=tuple(c.describe() for c in finding.comparisons))
+                            verdict=overall, comparisons=described)
 
 
 def findings_lines(findings: Sequence[dict], rows: Sequence[dict]) -> List[str]:
@@ -171,7 +195,11 @@ def findings_lines(findings: Sequence[dict], rows: Sequence[dict]) -> List[str]:
     lines = []
     for obj in findings:
         finding = Finding.from_dict(obj)
-        got = effects(finding, rows)
+        try:
+            got = effects(finding, rows)
+        except MissingNumber as err:
+            lines.append(f"{finding.claim}: cannot be judged ({err.args[0].split(': ', 1)[-1]})")
+            continue
         failed = [c.describe() for c, e in zip(finding.comparisons, got) if not e > 0]
         lines.append(f"{finding.claim}: " + (f"holds ({len(got)} of {len(got)} comparisons)" if not failed else
                                              f"does not hold ({len(got) - len(failed)} of {len(got)} comparisons; "

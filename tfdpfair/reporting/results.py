@@ -16,6 +16,7 @@ PRIVACY_KEYS = {"setting": str, "epsilon": (int, float), "epsilon_classic": (int
                 "noise_multiplier": (int, float), "sampling_rate": (int, float), "steps": int, "accounting": str}
 ROW_KEYS = {"table": str, "setting": dict, "metric": str}
 NULLABLE = {"epsilon", "epsilon_classic"}  # null: unbounded (no noise)
+FINDING_KEYS = {"table", "metric", "better", "worse", "higher_is_better"}  # one comparison of a finding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +100,17 @@ def validate_results(obj: dict) -> None:
         for key in ("ours", "paper"):
             if isinstance(row, dict) and (key not in row or not (row[key] is None or isinstance(row[key], (int, float)))):
                 problems.append(f"rows[{i}].{key} must be a number or null")
+    findings = obj.get("findings", []) if isinstance(obj, dict) else []  # optional: older runs have none
+    if not isinstance(findings, list):
+        problems.append("findings must be a list")
+        findings = []
+    for i, finding in enumerate(findings):
+        comparisons = finding.get("comparisons") if isinstance(finding, dict) else None
+        if not (isinstance(finding, dict) and isinstance(finding.get("claim"), str) and isinstance(comparisons, list)
+                and comparisons and all(isinstance(c, dict) and set(c) == FINDING_KEYS
+                                        and isinstance(c["better"], dict) and isinstance(c["worse"], dict)
+                                        for c in comparisons)):
+            problems.append(f"findings[{i}] must be {{claim: str, comparisons: [{{{', '.join(sorted(FINDING_KEYS))}}}]}}")
     if problems:
         raise ValueError("results.json does not match the schema: " + "; ".join(problems))
 

@@ -147,7 +147,7 @@ def judge_findings(runs: Sequence[StoredRun]) -> list:
 
 
 def _mean_std(row: SeedRow) -> str:
-    return f"{row.mean:.4g} ± {row.std:.2g}"
+    return f"{row.mean:.4g} ± {row.std:.2g}" if row.seeds > 1 else f"{row.mean:.4g} (one seed)"
 
 
 def seeds_markdown(runs: Sequence[StoredRun], rows: Sequence[SeedRow]) -> str:
@@ -166,12 +166,14 @@ def seeds_markdown(runs: Sequence[StoredRun], rows: Sequence[SeedRow]) -> str:
         parts.append("## Privacy (every seed)\n\n" + privacy_markdown(first["privacy"]))
     judged = judge_findings(runs)
     if judged:
+        seeds_of = [r.results["seed"] for r in runs]
         body = [[j.claim, j.verdict, f"{j.seeds_holding} of {j.seeds}",
+                 "no finite number on seed " + ", ".join(str(seeds_of[i]) for i in j.missing) if j.missing else
                  "; ".join(f"{c}: {m:+.3g} (noise {n:.2g})" for c, m, n in zip(j.comparisons, j.mean_effects, j.noise))]
                 for j in judged]
         parts.append("## Findings over seeds\n\n"
-                     "'reproduced' only when every comparison's mean effect over the seeds exceeds its noise, the "
-                     "half-width of a one-sided 95 % t interval of the paired per-seed effects (t · sd / √n); "
+                     "'reproduced' only when, for every comparison, the one-sided 95 % lower bound of the mean "
+                     "paired per-seed effect is above 0 (the mean exceeds its noise, t · sd / √n); "
                      "'holds on' counts the seeds on which every comparison went the paper's way.\n\n"
                      + markdown_table(["finding", "verdict", "holds on", "mean effect per comparison (noise)"], body))
     for table in dict.fromkeys(r.table for r in rows):
