@@ -41,6 +41,23 @@ def test_query_views_flip_and_shift():
         query_views(x, ("flip",))
 
 
+def test_crops_are_demems_ten_queries_with_original_and_flip():
+    # pad 4 with zeros, the four corner crops and their mirrors; the centre crop is the original itself
+    x = np.arange(2 * 10 * 12 * 3).reshape(2, 10, 12, 3).astype(np.float32) + 1  # no pixel is 0
+    views = query_views(x, ("original", "flip", "crops"))
+    assert len(views) == 10 and all(v.shape == x.shape for v in views)
+    top_left, top_left_flipped, top_right = views[2], views[3], views[4]
+    assert (top_left[:, :4] == 0).all() and (top_left[:, :, :4] == 0).all()  # padding above and to the left
+    np.testing.assert_array_equal(top_left[:, 4:, 4:], x[:, :6, :8])
+    np.testing.assert_array_equal(top_left_flipped, top_left[:, :, ::-1])
+    np.testing.assert_array_equal(top_right[:, 4:, :8], x[:, :6, 4:])  # moved left: padding on the right
+    bottom_right = views[8]
+    np.testing.assert_array_equal(bottom_right[:, :6, :8], x[:, 4:, 4:])
+    assert len(query_views(x, ("original", "crops"))) == 5  # without flip: the original and four crops
+    with pytest.raises(InputError, match="crops"):
+        query_views(np.zeros((2, 10, 12)), ("original", "crops"))
+
+
 def test_statistic_is_the_logit_of_the_true_class_probability():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(5, 4, 3))
@@ -305,3 +322,23 @@ def test_a_folder_stored_before_a_training_field_existed_is_reused(pool, tmp_pat
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(InputError, match="another setting"):
         train_shadow_models(x=x, y=y, train_fn=never, directory=tmp_path, models=4, seed=0, indices=[], progress=None)
+
+
+@pytest.mark.parametrize("secure", [False, True])
+def test_classifier_trainer_draws_secure_noise_when_asked(secure, monkeypatch):
+    # --secure-noise reaches each shadow model's streams (OS entropy for DP noise and sampling), and says so in the
+    # stored setting, so that a pool trained without it is not resumed as if it had been
+    import tfdpfair.training
+
+    seen = []
+    monkeypatch.setattr(tfdpfair.training, "train_classifier", lambda model, x, y, **kw: seen.append(kw["streams"]))
+    trainer = classifier_trainer(build=lambda: models.get("mlp", input_shape=(8, 8, 1), num_classes=10,
+                                                          hidden_units=(4,)),
+                                 dp=DPConfig(), train=TrainConfig(batch_size=5, epochs=1), seed=3, name="pool",
+                                 secure=secure)
+    trainer(np.zeros((10, 8, 8, 1), np.float32), np.zeros(10, np.int64), index=7)
+    (streams,) = seen
+    assert streams.secure is secure and streams.name == "pool/7" and streams.seed == 3
+    assert trainer.setting.get("secure", False) is secure
+    draws = [streams.numpy_rng("noise", 0).standard_normal(4) for _ in range(2)]
+    assert np.array_equal(*draws) is (not secure)

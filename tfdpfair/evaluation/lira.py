@@ -50,7 +50,9 @@ import pandas as pd
 from tfdpfair.errors import InputError
 from tfdpfair.evaluation.membership import as_logits, tf_privacy_tests
 
-QUERIES = ("original", "flip", "shift")
+QUERIES = ("original", "flip", "shift", "crops")
+CROP_PAD = 4
+"""Pixels of zero padding around an image before the four corner crops of the ``crops`` query."""
 FPR_LEVELS = (0.01, 0.001, 0.00001)
 MEMORIZATION_BINS = 20
 _FORMAT = 1
@@ -74,7 +76,10 @@ def query_views(x: np.ndarray, queries: Sequence[str]) -> List[np.ndarray]:
     """The views of images ``x`` (n, height, width, channels) each model is queried on.
 
     ``original``; ``flip``: mirrored left-right; ``shift``: the original and the flip each
-    moved by 2 pixels (edge-padded) right and down.
+    moved by 2 pixels (edge-padded) right and down; ``crops``: the four corner crops of the
+    image zero-padded by ``CROP_PAD`` pixels, each also mirrored with ``flip`` — with
+    ``original`` and ``flip`` (the centre crop) DeMem's ten queries (pad 4, five crops, each
+    also flipped). Views come in that order.
     """
     unknown = [q for q in queries if q not in QUERIES]
     if unknown or not queries or queries[0] != "original":
@@ -92,6 +97,16 @@ def query_views(x: np.ndarray, queries: Sequence[str]) -> List[np.ndarray]:
         views.append(padded)
         if "flip" in queries:
             views.append(padded[:, :, ::-1])
+    if "crops" in queries:
+        if x.ndim != 4:
+            raise InputError("query 'crops' needs images of shape (n, height, width, channels)")
+        height, width, pad = x.shape[1], x.shape[2], CROP_PAD
+        padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+        for top, left in ((0, 0), (0, 2 * pad), (2 * pad, 0), (2 * pad, 2 * pad)):
+            crop = padded[:, top:top + height, left:left + width]
+            views.append(crop)
+            if "flip" in queries:
+                views.append(crop[:, :, ::-1])
     return views
 
 
@@ -274,12 +289,13 @@ def train_shadow_models(*, x: np.ndarray, y: np.ndarray, train_fn: TrainFn, dire
 
 
 def classifier_trainer(*, build: Callable[[], object], dp, train, seed: int, name: str = "shadow",
-                       adversarial=None) -> TrainFn:
+                       adversarial=None, secure: bool = False) -> TrainFn:
     """A ``train_fn`` training ``build()`` with ``tfdpfair.training.train_classifier`` (DP or not; adversarially
     with an ``AdversarialConfig``) on float inputs.
 
     Model k's weights are initialised from ``(seed, k)`` and its noise and batches come
     from the stream ``RunStreams(seed, f"{name}/{k}")``: no two shadow models share a draw.
+    ``secure``: DP noise and batch sampling from OS entropy at every draw (``--secure-noise``).
     """
     def train_fn(x: np.ndarray, y: np.ndarray, *, index: int):
         from tfdpfair.compat import keras
@@ -287,7 +303,7 @@ def classifier_trainer(*, build: Callable[[], object], dp, train, seed: int, nam
         from tfdpfair.randomness import RunStreams
         from tfdpfair.training import train_classifier
 
-        streams = RunStreams(seed=seed, name=f"{name}/{index}")
+        streams = RunStreams(seed=seed, name=f"{name}/{index}", secure=secure)
         keras.utils.set_random_seed(streams.int_seed("init"))
         model = build()
         train_classifier(model, x, y, dp=dp, train=train, streams=streams, verbose=0, adversarial=adversarial)
@@ -296,8 +312,11 @@ def classifier_trainer(*, build: Callable[[], object], dp, train, seed: int, nam
     train_fn.setting = {"trainer": "train_classifier", "train": dataclasses.asdict(train),
                         "dp": dataclasses.asdict(dp), "seed": int(seed), "streams": name,
                         "model": getattr(build, "__name__", "model")}
-    if adversarial is not None:  # only then: the settings of existing folders stay as they were
+    # each only when set: the settings stored in existing pool folders stay as they were
+    if adversarial is not None:
         train_fn.setting["adversarial"] = dataclasses.asdict(adversarial)
+    if secure:
+        train_fn.setting["secure"] = True
     return train_fn
 
 

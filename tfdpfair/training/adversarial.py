@@ -29,6 +29,7 @@ import dataclasses
 import functools
 from typing import Callable, Dict, Optional
 
+import numpy as np
 import tensorflow as tf
 
 from tfdpfair import validation
@@ -139,8 +140,12 @@ def pgd_attack(model: keras.Model, x, y, *, config: PGDConfig, seed,
 def robust_accuracy(model: keras.Model, x, y, *, config: PGDConfig, seed: int = 0, batch_size: int = 256) -> float:
     """Accuracy in [0, 1] on PGD adversarial examples of (x, y) (each batch attacked separately)."""
     key = tf.constant(RunStreams(seed=seed, name="robust_accuracy").key("adversary"), tf.int64)
+    x = np.asarray(x, np.float32)
+    y = np.asarray(y)
 
-    @tf.function
+    # one trace per call, whatever the last batch's size
+    @tf.function(input_signature=[tf.TensorSpec((None, *x.shape[1:]), tf.float32),
+                                  tf.TensorSpec((None,), tf.as_dtype(y.dtype)), tf.TensorSpec((), tf.int64)])
     def hits(xb, yb, batch):
         adversarial = pgd_attack(model, xb, yb, config=config, seed=step_seed(key, batch))
         predicted = tf.argmax(model(adversarial, training=False), axis=-1, output_type=tf.int64)

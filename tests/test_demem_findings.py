@@ -1,0 +1,64 @@
+"""The findings of ``reproductions/demem.py`` on hand-computed cases (the script's own runs are in test_reproductions)."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def demem():
+    name = "_tfdpfair_test_demem"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "reproductions" / "demem.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _bins(accuracy: dict, examples: dict) -> dict:
+    """Figure 1's 21 bins from {bin: value}; bins not given are empty (None, 0 examples)."""
+    return {"accuracy": [accuracy.get(i) for i in range(21)], "examples": [examples.get(i, 0) for i in range(21)]}
+
+
+def test_memorization_finding_weights_each_bins_loss_by_its_examples(demem):
+    examples = {0: 100, 1: 50, 10: 20}
+    base = _bins({0: 0.9, 1: 0.8, 10: 0.5}, examples)
+    private = _bins({0: 0.7, 1: 0.7, 10: 0.1}, examples)
+    # loss: low (bins 0-5) 100·0.2 + 50·0.1 = 25, high 20·0.4 = 8 → 25/33 = 76 %; examples 150/170 = 88 %
+    text = demem._memorization_finding(base, private)
+    assert "76 % of DP-SGD's accuracy loss" in text and "88 % of the non-member predictions" in text
+    assert "holds here" in text and "per example 16.7 points lost (low) vs 40.0 points (high)" in text
+
+
+def test_memorization_finding_does_not_hold_when_the_loss_is_in_the_high_bins(demem):
+    examples = {0: 100, 6: 100}  # bin 6 = (0.25, 0.30]: the first high bin
+    text = demem._memorization_finding(_bins({0: 0.9, 6: 0.6}, examples), _bins({0: 0.85, 6: 0.2}, examples))
+    # low 100·0.05 = 5, high 100·0.4 = 40 → 11 %
+    assert "11 % of DP-SGD's accuracy loss" in text and "does not hold here" in text
+
+
+def test_memorization_finding_without_a_loss_says_it_cannot_judge(demem):
+    examples = {0: 10}
+    text = demem._memorization_finding(_bins({0: 0.5}, examples), _bins({0: 0.6}, examples))
+    assert "cannot be judged" in text
+
+
+def test_dp_accuracy_findings_compare_the_drop_with_the_spread_over_targets(demem):
+    base = {"natural": (0.50, 0.01), "robust": (0.20, 0.05)}
+    private = {"natural": (0.30, 0.02), "robust": (0.15, 0.01)}
+    natural, robust = demem._dp_accuracy_findings(base, private)
+    assert "+20.00 points lost" in natural and "a loss beyond" in natural and "paper +30.52" in natural
+    assert "+5.00 points lost" in robust and "no loss beyond" in robust  # 5 < 5 + 1
+
+
+def test_memorization_finding_when_the_high_bins_gain_gives_no_share_above_100_percent(demem):
+    examples = {0: 100, 10: 10}
+    # low loses 100·0.1 = 10, high gains 10·0.2 = 2: the share would read 125 %
+    text = demem._memorization_finding(_bins({0: 0.5, 10: 0.3}, examples), _bins({0: 0.4, 10: 0.5}, examples))
+    assert "all of DP-SGD's net accuracy loss comes from the low-memorization examples" in text
+    assert "10.0 points lost (low) vs -20.0 points (high)" in text and "holds here" in text and "%" in text
+    assert "125" not in text
