@@ -459,7 +459,8 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
         results.notes.append(
             f"LiRA barely separates members from non-members here (AUC at most {best_auc:.3f} in every setting): "
             f"the TPRs are near chance (TPR = FPR), so DeMem's and DP's effect on them cannot show at this scale. "
-            f"With few models online LiRA's estimates are also biased (README, DeMem's quick preset).")
+            f"Scores are against equally many IN and OUT shadows per example, so this is not the few-models bias "
+            f"of the reference's unequal counts: the models barely memorize (README, DeMem's quick preset).")
     results.notes += [
         f"LiRA: {config.models} models per setting, each example IN for half; {config.targets} targets attacked "
         f"online with the others as shadows; queries {', '.join(config.queries)}. With {resolution} non-members per "

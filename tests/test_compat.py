@@ -127,3 +127,36 @@ def test_update_compiled_metrics_from_a_custom_train_step():
                   metrics=["accuracy"])
     logs = model.train_on_batch(np.ones((4, 2), np.float32), np.array([0, 1, 0, 1]), return_dict=True)
     assert set(logs) >= {"loss", "accuracy"} and logs["accuracy"] == pytest.approx(0.5)
+
+
+def _count_step_traces(monkeypatch, cls) -> list:
+    traces = []
+    step = cls.train_step
+
+    def counted(self, data):
+        traces.append(1)  # runs once per trace of the step (graph mode), not once per batch
+        return step(self, data)
+
+    monkeypatch.setattr(cls, "train_step", counted)
+    return traces
+
+
+@pytest.mark.parametrize("built", [False, True], ids=["unbuilt", "built"])
+def test_build_for_fit_makes_fit_trace_the_step_once(monkeypatch, built):
+    """Adam's slots and the accuracy's counters, created inside the first trace, make tf.function trace twice."""
+    from tfdpfair.privacy import DPConfig, make_private
+
+    x, y = np.random.default_rng(0).random((16, 4, 4, 1), np.float32), np.arange(16) % 2
+    model = make_private(models.get("mlp", input_shape=(4, 4, 1), num_classes=2, hidden_units=(8,)),
+                         DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    traces = _count_step_traces(monkeypatch, type(model))
+    batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    if built:
+        compat.build_for_fit(model, *batches.element_spec)
+        assert model.optimizer.variables and all(m.variables for m in model.metrics)
+    model.fit(batches, epochs=2, verbose=0)
+    assert len(traces) == (1 if built else 2)
+    logs = model.evaluate(batches, verbose=0, return_dict=True)
+    assert set(logs) >= {"loss", "accuracy"}

@@ -149,3 +149,18 @@ def test_momentum_weight_decay_and_a_schedule_resume_to_the_uninterrupted_weight
 
 def _flat(model):
     return np.concatenate([w.ravel() for w in model.get_weights()])
+
+
+def test_fit_traces_the_training_step_once(digits, monkeypatch):
+    """``train_classifier`` builds the optimizer and metrics first (``compat.build_for_fit``): one trace, not two."""
+    from tfdpfair.privacy.private_model import PrivateModel
+
+    traces, step = [], PrivateModel.train_step
+
+    def counted(self, batch):
+        traces.append(1)
+        return step(self, batch)
+
+    monkeypatch.setattr(PrivateModel, "train_step", counted)
+    _fit(digits, DPConfig(l2_norm_clip=1.0, noise_multiplier=0.8), epochs=2)
+    assert len(traces) == 1

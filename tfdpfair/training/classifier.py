@@ -33,6 +33,7 @@ from tfdpfair.privacy.private_model import make_private
 from tfdpfair.randomness import RunStreams
 from tfdpfair.training.checkpoint import EpochCheckpoint
 from tfdpfair.training.config import BACKENDS, OPTIMIZERS, SAMPLINGS, TrainConfig  # noqa: F401
+from tfdpfair import compat
 from tfdpfair.compat import REDUCTION_NONE, keras
 
 
@@ -250,6 +251,7 @@ def train_classifier(
         else:
             batches = shuffled_batches(x, y, batch_size=train.batch_size, seed=streams, epochs=train.epochs,
                                        initial_epoch=initial_epoch)
+        compat.build_for_fit(trainable, *batches.element_spec)  # else fit traces the step twice
         fit = trainable.fit(batches, shuffle=False, epochs=train.epochs, initial_epoch=initial_epoch,
                             steps_per_epoch=steps_per_epoch, callbacks=all_callbacks, verbose=verbose)
         if saver is not None:
