@@ -52,9 +52,9 @@ demo: stack
 
 # With JOBS test processes, each (and each script a test starts) runs TensorFlow on cores/JOBS threads: on 2 cores,
 # two dp_dcgan smoke runs side by side took 101 s and 125 s with TensorFlow's default thread pools, 84 s and 105 s
-# with one thread each (measured in one session; the machine is noisy).
-CORES   := $(shell nproc 2>/dev/null || echo 2)
-THREADS := $(if $(filter 0,$(JOBS)),0,$(shell echo $$(( $(CORES) / $(JOBS) > 0 ? $(CORES) / $(JOBS) : 1 ))))
+# with one thread each (measured in one session; the machine is noisy). JOBS=0 or auto: TensorFlow's defaults.
+CORES   := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 2)
+THREADS := $(shell case "$(JOBS)" in (''|*[!0-9]*|0) echo 0;; (*) n=$$(( $(CORES) / $(JOBS) )); [ $$n -gt 0 ] || n=1; echo $$n;; esac)
 TEST_ENV := $(if $(filter 0,$(THREADS)),,TF_NUM_INTRAOP_THREADS=$(THREADS) TF_NUM_INTEROP_THREADS=$(THREADS) OMP_NUM_THREADS=$(THREADS))
 
 test: stack

@@ -108,15 +108,18 @@ def build_for_fit(model, x_spec: tf.TensorSpec, y_spec: tf.TensorSpec) -> None:
 
     ``x_spec`` / ``y_spec``: one batch's inputs and labels (shape and dtype; no data is read). Without this,
     those variables are created inside the step's first trace, and ``tf.function`` then traces the step a
-    second time (on 2 cores ≈ 6 s for a ResNet-18's non-private step, more for its DP step). Keras 3 does the
-    same build itself, but only under a ``tf.distribute`` strategy.
+    second time (on 2 cores ≈ 6 s for a ResNet-18's non-private step, ≈ 11 s for its DP step). Keras 3 does
+    the same build itself, but only under a ``tf.distribute`` strategy. Skipping it costs time, not results.
     """
     if KERAS3:
-        model._symbolic_build(data_batch=(x_spec, y_spec, None))
+        if hasattr(model, "_symbolic_build"):  # private in Keras 3: a later Keras without it only traces twice
+            model._symbolic_build(data_batch=(x_spec, y_spec, None))
         return
     optimizer = model.optimizer
-    if hasattr(optimizer, "build"):  # Keras 2.11+ optimizers (idempotent); legacy ones have no slots to build here
+    if hasattr(optimizer, "build"):  # Keras 2.11+ optimizers (idempotent)
         optimizer.build(model.trainable_variables)
+    elif hasattr(optimizer, "_create_all_weights"):  # legacy OptimizerV2, e.g. TF Privacy's DPKeras*Optimizer
+        optimizer._create_all_weights(model.trainable_variables)
     if model.compiled_loss is None:
         return
     zeros = tf.zeros([1, *x_spec.shape[1:]], x_spec.dtype)  # a data-free forward pass gives the outputs' structure

@@ -151,16 +151,26 @@ def _flat(model):
     return np.concatenate([w.ravel() for w in model.get_weights()])
 
 
-def test_fit_traces_the_training_step_once(digits, monkeypatch):
-    """``train_classifier`` builds the optimizer and metrics first (``compat.build_for_fit``): one trace, not two."""
+@pytest.mark.parametrize("backend", ["tfdpfair", "dp_optimizer"])
+def test_fit_traces_the_training_step_once(digits, monkeypatch, backend):
+    """``train_classifier`` builds the optimizer and metrics first (``compat.build_for_fit``): one trace, not two.
+
+    ``dp_optimizer`` is TF Privacy's DPKerasSGDOptimizer (a legacy Keras 2 optimizer) on a plain model."""
+    from tfdpfair.compat import KERAS3
     from tfdpfair.privacy.private_model import PrivateModel
 
-    traces, step = [], PrivateModel.train_step
+    if backend != "tfdpfair" and KERAS3:
+        pytest.skip("TF Privacy's Keras optimizers are Keras 2 code (the pinned stack, or TF_USE_LEGACY_KERAS=1)")
+    owner = PrivateModel if backend == "tfdpfair" else keras.Model
+    traces, step = [], owner.train_step
 
     def counted(self, batch):
         traces.append(1)
         return step(self, batch)
 
-    monkeypatch.setattr(PrivateModel, "train_step", counted)
-    _fit(digits, DPConfig(l2_norm_clip=1.0, noise_multiplier=0.8), epochs=2)
+    monkeypatch.setattr(owner, "train_step", counted)
+    train, _ = digits
+    model = models.get("mlp", input_shape=(8, 8, 1), num_classes=10, hidden_units=(32,))
+    train_classifier(model, train.as_float(), train.y, dp=DPConfig(l2_norm_clip=1.0, noise_multiplier=0.8),
+                     train=TrainConfig(batch_size=64, epochs=2, learning_rate=0.5, backend=backend), seed=0, verbose=0)
     assert len(traces) == 1

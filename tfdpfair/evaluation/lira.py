@@ -10,14 +10,14 @@ statistic φ = log p_y − log Σ_{y'≠y} p_y' (TF Privacy's ``calculate_statis
 option ``logit``) over the shadows that had the example IN and OUT, and scores the
 target's φ by the likelihood ratio (``advanced_mia.compute_score_lira``):
 
-* online: log N(φ; μ_in, σ_in) − log N(φ; μ_out, σ_out), averaged over views. By default each
-  example is scored against equally many IN and OUT shadows (``balanced_shadows``): with the
-  reference's unequal counts (a member of the target is IN for M/2 − 1 shadows and OUT for M/2)
-  the score is biased against members when M is small (8 models, no signal: AUC 0.44);
-* offline: −log N(φ; μ_out, σ_out) (needs only OUT models; by default every example against
-  equally many OUT shadows, for the same reason). TF Privacy's offline score
+* online: log N(φ; μ_in, σ_in) − log N(φ; μ_out, σ_out), averaged over views;
+* offline: −log N(φ; μ_out, σ_out) (needs only OUT models). TF Privacy's offline score
   uses the density, which is two-sided (an example far *below* the OUT mean also looks
   like a member); Carlini et al.'s one-sided p-value differs there.
+
+Each example is scored on equal shadow counts, as in the reference code (``equal_count_shadows``):
+TF Privacy's function scores the lists as given, and with few models that biases it against
+members (8 models, no membership signal: AUC 0.44).
 
 TF Privacy returns log Pr(out) − log Pr(in) (members score *low*); our scores are
 negated, so that, as everywhere in tfdpfair, a higher score means "member".
@@ -329,49 +329,54 @@ FIXED_VARIANCE_BELOW = 64
 """Carlini et al. (§VI-A): below 64 shadow models a global variance estimates better than per-example ones."""
 
 
-def balanced_shadows(stat_in: List[np.ndarray], stat_out: List[np.ndarray], *, rng: np.random.Generator,
-                     online: bool = True) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+def equal_count_shadows(stat_in: List[np.ndarray], stat_out: List[np.ndarray], *, rng: np.random.Generator,
+                        online: bool = True) -> Tuple[List[np.ndarray], List[np.ndarray]]:
     """Equal shadow counts: online, per example, a random subset of its larger side (IN or OUT) as large as the
-    smaller one; offline, every example's OUT side cut to the smallest OUT count of any example.
+    smaller one; offline, every example's OUT side cut to a random subset of the smallest OUT count.
 
-    With every example IN for half of the models, a member of the target is IN for one shadow
-    fewer than it is OUT, and a non-member for one more. The side with fewer shadows has the
-    noisier mean, so a score that compares the target's statistic with those means falls for
-    one group and rises for the other, by an amount that shrinks with the number of models:
-    with 8 models and no membership signal at all, online AUC ≈ 0.44 and offline ≈ 0.47
-    instead of 0.5 (``tests/evaluation/test_lira.py``). Equal counts remove the bias. Empty
-    sides are left empty (TF Privacy fills them in).
+    With every example IN for half of the M models, a member of the target is IN for M/2 − 1
+    of the other models and OUT for M/2, a non-member the other way round. The side with fewer
+    shadows has the noisier mean, so a score on all of them (TF Privacy's
+    ``compute_score_lira`` takes the lists as given) is biased against members: with 8 models
+    and no membership signal, online AUC 0.44 and offline 0.46 instead of 0.5
+    (``tests/evaluation/test_lira.py``). Carlini et al.'s reference code avoids it by keeping
+    the first M/2 − 1 shadows of each side in model order (``generate_ours`` in
+    research/mi_lira_2021/plot.py); we keep a random subset instead, because with models of
+    different overall confidence a cut by model order leaves a bias whose sign depends on the
+    pool (same null pools: 0.487–0.496 by model order, 0.499–0.509 at random). Empty sides
+    stay empty (TF Privacy fills them in). Offline on a pool with unfinished models the
+    smallest OUT count can be 1, as in the reference.
     """
     def subset(values, m):
         return values if len(values) <= m else values[np.sort(rng.choice(len(values), m, replace=False))]
 
     if not online:
         sizes = [len(values) for values in stat_out if len(values)]
-        return list(stat_in), [subset(values, min(sizes)) for values in stat_out] if sizes else list(stat_out)
-    balanced_in, balanced_out = [], []
+        return list(stat_in), ([subset(values, min(sizes)) for values in stat_out] if sizes else list(stat_out))
+    equal_in, equal_out = [], []
     for values_in, values_out in zip(stat_in, stat_out):
         m = min(len(values_in), len(values_out)) or max(len(values_in), len(values_out))
-        balanced_in.append(subset(values_in, m))
-        balanced_out.append(subset(values_out, m))
-    return balanced_in, balanced_out
+        equal_in.append(subset(values_in, m))
+        equal_out.append(subset(values_out, m))
+    return equal_in, equal_out
 
 
-BALANCE_SEED = 0xBA1
-"""Seed of ``balanced_shadows``' choice (with the target's index): the same scores on every call."""
+EQUAL_COUNT_SEED = 0xBA1
+"""Seed of ``equal_count_shadows``' choice (with the target's index): the same scores on every call."""
 
 
 def lira_scores(shadows: ShadowModels, *, target: int, online: bool = True,
-                fix_variance: Optional[bool] = None, balance: bool = True) -> np.ndarray:
+                fix_variance: Optional[bool] = None, equal_counts: bool = True) -> np.ndarray:
     """LiRA scores (higher = member) of every pool example against model ``target``, the other models as shadows.
 
     ``target`` is a model index (one of ``shadows.finished``). ``fix_variance``: one spread
     for all examples instead of one per example; None chooses it when there are fewer than
     64 shadows (with a handful, an example's IN spread rests on one or two values and the
     per-example Gaussian degenerates). An example with no IN (or OUT) shadow gets TF
-    Privacy's fill-in: the average over examples. ``balance``: equal shadow counts
-    (``balanced_shadows``, seeded: online, as many IN as OUT shadows per example; offline, as
-    many OUT shadows for every example); False is Carlini et al.'s and TF Privacy's score,
-    biased against members when the models are few.
+    Privacy's fill-in: the average over examples. ``equal_counts``: score on equal shadow
+    counts (``equal_count_shadows``, seeded: online, as many IN as OUT shadows per example;
+    offline, as many OUT shadows for every example), as Carlini et al.'s code does; False is
+    TF Privacy's score on every shadow, biased against members when the models are few.
     """
     position = np.flatnonzero(shadows.finished == target)
     if not len(position):
@@ -384,9 +389,9 @@ def lira_scores(shadows: ShadowModels, *, target: int, online: bool = True,
     n = shadows.stats.shape[1]
     stat_in = [stats[keep[:, i], i, :] for i in range(n)]
     stat_out = [stats[~keep[:, i], i, :] for i in range(n)]
-    if balance:
-        stat_in, stat_out = balanced_shadows(stat_in, stat_out, online=online,
-                                             rng=np.random.default_rng([BALANCE_SEED, int(target)]))
+    if equal_counts:
+        stat_in, stat_out = equal_count_shadows(stat_in, stat_out, online=online,
+                                                rng=np.random.default_rng([EQUAL_COUNT_SEED, int(target)]))
     if fix_variance is None:
         fix_variance = len(others) < FIXED_VARIANCE_BELOW
     tfp = tf_privacy_tests()
@@ -452,10 +457,10 @@ class LiraResult:
 
 
 def run_lira(shadows: ShadowModels, *, targets: Optional[Sequence[int]] = None, online: bool = True,
-             fix_variance: Optional[bool] = None, balance: bool = True,
+             fix_variance: Optional[bool] = None, equal_counts: bool = True,
              fpr_levels: Sequence[float] = FPR_LEVELS) -> LiraResult:
     """Each target model (default: every stored model) attacked with the other stored models as shadows
-    (``online``, ``fix_variance``, ``balance``: see ``lira_scores``)."""
+    (``online``, ``fix_variance``, ``equal_counts``: see ``lira_scores``)."""
     from sklearn.metrics import roc_auc_score
 
     targets = list(shadows.finished if targets is None else targets)
@@ -465,7 +470,8 @@ def run_lira(shadows: ShadowModels, *, targets: Optional[Sequence[int]] = None, 
     smallest = min(int((~shadows.keep[t]).sum()) for t in targets)
     grid = np.logspace(np.log10(1.0 / smallest), 0, 200)
     for target in targets:
-        scores = lira_scores(shadows, target=target, online=online, fix_variance=fix_variance, balance=balance)
+        scores = lira_scores(shadows, target=target, online=online, fix_variance=fix_variance,
+                             equal_counts=equal_counts)
         member = shadows.keep[target]
         row = {"target": int(target), "members": int(member.sum()), "non_members": int((~member).sum()),
                "auc": float(roc_auc_score(member, scores))}

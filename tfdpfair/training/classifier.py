@@ -22,6 +22,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from tfdpfair import compat
 from tfdpfair.data.augmentation import Augmentation
 from tfdpfair.data.pipeline import (poisson_batches, poisson_steps_per_epoch, shuffle_steps_per_epoch,
                                     shuffled_batches)
@@ -33,7 +34,6 @@ from tfdpfair.privacy.private_model import make_private
 from tfdpfair.randomness import RunStreams
 from tfdpfair.training.checkpoint import EpochCheckpoint
 from tfdpfair.training.config import BACKENDS, OPTIMIZERS, SAMPLINGS, TrainConfig  # noqa: F401
-from tfdpfair import compat
 from tfdpfair.compat import REDUCTION_NONE, keras
 
 
