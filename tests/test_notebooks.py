@@ -19,6 +19,7 @@ NEEDS_DATA = {"neither_private_nor_fair": ("celeba.npz",),  # no embedded CelebA
 # and figures (the suite's time is mostly these runs).
 NOTEBOOK_FLAGS = {"generalization_tradeoffs": ["--set", 'stages=["celeba"]'],  # the stage the smoke preset skips
                   "dp_dcgan": ["--set", 'stages=["classifier"]'],
+                  "demem": ["--set", 'stages=["table1", "figure1"]'],  # 2 of the smoke preset's 5 pools
                   # one share, DP and non-DP, and the one run of the clipping sweep (S = 1), which the smoke
                   # preset leaves out
                   "neither_private_nor_fair": ["--set", "majority_shares=[0.9]", "--set", "clip_sweep=[1.0, 5.0]",

@@ -161,8 +161,7 @@ class RunContext:
         keras.utils.set_random_seed(streams.int_seed("init"))
         checkpoints = self.checkpoint_dir(name)
         resume = (checkpoints / "checkpoint").is_file()
-        if resume:
-            print(f"\n== {name}: resuming from {checkpoints} ==", flush=True)
+        print(f"\n== {name}: resuming from {checkpoints} ==" if resume else f"\n== {name}: started ==", flush=True)
         result = fn(Unit(name=name, checkpoint_dir=checkpoints, resume=resume, streams=streams, out=self.out))
         text, arrays = serialization.pack(result)
         base.parent.mkdir(parents=True, exist_ok=True)

