@@ -285,7 +285,7 @@ def _train_pool(config, ctx, x, y, num_classes, setting: Setting) -> dict:
         from tfdpfair.training.adversarial import robust_accuracy
 
         print(f"\n== {setting.label}, ε = {setting.epsilon:g}/255 ({config.models} models) ==", flush=True)
-        directory = ctx.out / "pools" / setting.name
+        directory = _pool_directory(ctx, setting)
         keep = lira.keep_matrix(models=config.models, examples=len(x), seed=ctx.seed)
         dp = config.dp if setting.dp else config.dp.disabled()
         trainer = lira.classifier_trainer(build=_builder(config, x.shape[1:], num_classes, dp=setting.dp), dp=dp,
@@ -314,19 +314,20 @@ def _train_pool(config, ctx, x, y, num_classes, setting: Setting) -> dict:
         tpr = {f"{level:g}": [None if np.isnan(v) else float(v) for v in result.per_target[f"tpr@{level:g}"]]
                for level in FPRS}
         return {"natural": natural, "robust": robust, "tpr": tpr, "auc": result.per_target["auc"].tolist(),
-                "non_members": int(result.per_target["non_members"].min()), "directory": str(directory),
+                "non_members": int(result.per_target["non_members"].min()),
+                "directory": str(directory.relative_to(ctx.out)),  # for a reader; the run folder may move
                 "equal_counts": True}  # scored on equal shadow counts (run folders from before lack the key)
 
     return ctx.unit(f"pool/{setting.name}", work)
 
 
-def _figure1(config, ctx, x, y, pools: Dict[str, dict], base: Setting, private: Setting) -> dict:
+def _figure1(config, ctx, x, y, base: Setting, private: Setting) -> dict:
     def work(unit: experiment.Unit) -> dict:
         from tfdpfair.evaluation import lira
 
-        loaded = {s.name: lira.train_shadow_models(x=x, y=y, train_fn=None, directory=pools[s.name]["directory"],
+        loaded = {s.name: lira.train_shadow_models(x=x, y=y, train_fn=None, directory=_pool_directory(ctx, s),
                                                    models=config.models, queries=config.queries, seed=ctx.seed,
-                                                   indices=[], setting=_stored_setting(pools[s.name]["directory"]))
+                                                   indices=[], setting=_stored_setting(_pool_directory(ctx, s)))
                   for s in (base, private)}
         reference = loaded[base.name]
         out = {}
@@ -341,6 +342,12 @@ def _figure1(config, ctx, x, y, pools: Dict[str, dict], base: Setting, private: 
         return out
 
     return ctx.unit("figure1", work)
+
+
+def _pool_directory(ctx: experiment.RunContext, setting: Setting):
+    """Where a pool's models are stored: ``OUT/pools/<setting>`` of this run (never a path stored in a unit, which
+    would point at the old place after the run folder moved)."""
+    return ctx.out / "pools" / setting.name
 
 
 def _stored_setting(directory) -> Optional[dict]:
@@ -429,7 +436,7 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
         results.notes += _dp_accuracy_findings(summary[base.name], summary[private.name])
     if "figure1" in config.stages:
         base, private = wanted["figure1"]
-        bins = _figure1(config, ctx, x, y, pools, base, private)
+        bins = _figure1(config, ctx, x, y, base, private)
         labels = next(iter(bins.values()))["label"]
         for key, ylabel in (("tpr", "LiRA TPR at 0.1% FPR"), ("accuracy", "accuracy on non-members")):
             series = {name: [(i, v) for i, v in enumerate(b[key]) if v is not None] for name, b in bins.items()}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tfdpfair.experiment import _unit_path
+from tfdpfair.experiment import unit_path
 from tfdpfair.reporting import validate_results
 from tfdpfair.reporting.rundir import in_use
 
@@ -137,28 +137,36 @@ def _units_in_finishing_order(run: Path) -> list:
     return units
 
 
-def _kill_at_a_random_moment_of(unit: str, seconds: float, command: list) -> str:
-    """Run ``command``, SIGKILL it a random time into ``unit`` (its stored name; uniform over its first 80 % of
-    ``seconds``, from the ``== <name>: started`` line); returns where it was killed. Fails if the run ended first."""
+def _kill_at_a_random_moment_of(unit: str, seconds: float, command: list, out: Path) -> str:
+    """Run ``command``, SIGKILL it a random time into ``unit`` (its stored name; uniform over the first half of
+    ``seconds``, from its ``== <name>: started ==`` line); returns where the kill landed. Fails if the run ended
+    first."""
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     started = threading.Event()
 
     def watch():  # also drains the pipe, so that the run never blocks on a full one
         for line in proc.stdout:
-            if line.startswith("== ") and str(_unit_path(line[3:].split(": ")[0])) == unit:  # names as stored
+            line = line.strip()
+            if line.startswith("== ") and line.endswith(": started ==") and \
+                    str(unit_path(line[3:-len(": started ==")])) == unit:
                 started.set()
 
     threading.Thread(target=watch, daemon=True).start()
-    delay = random.Random(os.urandom(8)).uniform(0.0, 0.8 * seconds)
+    delay = random.Random(os.urandom(8)).uniform(0.0, 0.5 * seconds)
     where = f"SIGKILL {delay:.1f} s into unit {unit} (a {seconds:.0f} s unit in the uninterrupted run)"
     try:
-        assert started.wait(timeout=600), f"unit {unit} never started"
+        while not started.wait(timeout=1.0):
+            assert proc.poll() is None, f"the run ended (status {proc.returncode}) before unit {unit} started"
         time.sleep(delay)
         assert proc.poll() is None, f"the run ended before the {where}"
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.kill()
         proc.wait()
+    if (out / "units" / (unit + ".json")).exists():
+        where += " — after the unit had finished"
+    elif not (out / "checkpoints" / unit).exists():
+        where += " — before its first checkpoint"
     return where
 
 
@@ -166,9 +174,9 @@ def _kill_at_a_random_moment_of(unit: str, seconds: float, command: list) -> str
 def test_a_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers(script, uninterrupted, tmp_path):
     """The shared smoke run, copied without its last units (a random number of them, up to half its time) and
     without its results, is resumed and killed at a random moment of the first missing unit, then resumed to the
-    end: the numbers equal the uninterrupted run's. (Killing the whole run at a random moment tests the same
-    thing at several times the cost: the suite's time is mostly these runs.) The noise and sampling streams'
-    own resume tests are in tests/privacy and tests/training."""
+    end: the numbers equal the uninterrupted run's. Killing a whole fresh run at a random moment costs several
+    times as much; it is tested on one script below. The noise and sampling streams' own resume tests are in
+    tests/privacy and tests/training."""
     _skip_without_data(script)
     reference, _ = uninterrupted(script)
     units = _units_in_finishing_order(reference)
@@ -186,13 +194,38 @@ def test_a_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers(sc
     for name in ("complete.json", "results.json", "results.csv", "report.md"):
         (out / name).unlink()
     shutil.rmtree(out / "figures")
-    where = _kill_at_a_random_moment_of(missing[0][0], missing[0][1], _command(script, "--out", str(out), "--resume"))
+    where = _kill_at_a_random_moment_of(*missing[0], _command(script, "--out", str(out), "--resume"), out)
     resumed = _run(script, "--out", str(out), "--resume")
     assert resumed.returncode == 0, where + "\n" + resumed.stderr[-3000:]
     assert _numbers(out) == _numbers(reference), where
     assert (out / "complete.json").is_file() and list((out / "figures").glob("*.png")), where
     print(where, "; then:", [line for line in resumed.stdout.splitlines()
                              if line.startswith("== ") and "done earlier" not in line][:3])
+
+
+def test_a_fresh_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers(uninterrupted, tmp_path):
+    """A whole run killed anywhere (loading the data, between units, writing the report), on the cheapest script."""
+    script = DP_CGAN
+    reference, seconds = uninterrupted(script)
+    out = tmp_path / "killed"
+    kill_after = random.Random(os.urandom(8)).uniform(3.0, max(4.0, 0.7 * seconds))
+    proc = subprocess.Popen(_command(script, "--preset", "smoke", "--out", str(out)), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc.wait(timeout=kill_after)
+        killed = False
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed = True
+    where = f"SIGKILL after {kill_after:.1f} s of a {seconds:.0f} s run"
+    assert killed, f"the run ended before the {where}"
+    resumed = _run(script, "--out", str(out), "--resume")
+    if not (out / "config.json").is_file():  # killed before the run wrote anything: nothing to resume, said so
+        assert resumed.returncode == 2 and "holds no run to resume" in resumed.stderr, where
+        return
+    assert resumed.returncode == 0, where + "\n" + resumed.stderr[-3000:]
+    assert _numbers(out) == _numbers(reference), where
 
 
 DP_DCGAN = REPO / "reproductions" / "dp_dcgan.py"

@@ -89,7 +89,9 @@ class Unit:
         return path
 
 
-def _unit_path(name: str) -> Path:
+def unit_path(name: str) -> Path:
+    """Where unit ``name`` is stored, relative to ``OUT/units/`` (and to ``OUT/checkpoints/``): its ``/``-separated
+    parts, each with characters other than letters, digits and ``._=+-`` replaced by ``_``."""
     if not name or name.startswith("/") or ".." in name.split("/"):
         raise ValueError(f"bad unit name {name!r}")
     return Path(*[re.sub(r"[^A-Za-z0-9._=+-]", "_", part) for part in name.split("/")])
@@ -108,7 +110,7 @@ class RunContext:
     secure_noise: bool = False
 
     def checkpoint_dir(self, name: str) -> Path:
-        return self.out / "checkpoints" / _unit_path(name)
+        return self.out / "checkpoints" / unit_path(name)
 
     def streams(self, name: str):
         """The random streams of unit ``name``: ``RunStreams(seed, "<slug>/<name>")`` (or secure ones)."""
@@ -148,7 +150,7 @@ class RunContext:
         from tfdpfair.reporting.files import write_bytes, write_text
 
         self._check_units_format()
-        base = self.out / UNITS / _unit_path(name)
+        base = self.out / UNITS / unit_path(name)
         # name + ".json", never Path.with_suffix: a name such as "eps=0.5" has a "suffix" (".5") that with_suffix
         # would replace, mapping "z=0.5" and "z=0.7" to one file (finished runs then load each other's results)
         stored, npz = base.parent / (base.name + ".json"), base.parent / (base.name + ".npz")

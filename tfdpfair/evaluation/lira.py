@@ -367,17 +367,19 @@ def equal_count_shadows(stat_in: List[np.ndarray], stat_out: List[np.ndarray], *
 def compute_score_lira_stacked(stat_target: np.ndarray, stat_in: Sequence[np.ndarray],
                                stat_out: Sequence[np.ndarray], *, option: str = "both",
                                fix_variance: bool = False) -> np.ndarray:
-    """TF Privacy's ``advanced_mia.compute_score_lira`` (median option), computed on stacked arrays.
+    """TF Privacy's ``advanced_mia.compute_score_lira`` with its default ``median_or_mean="median"``, computed on
+    stacked arrays.
 
-    Same arguments and result (log Pr(out) − log Pr(in) per example; members low): ``stat_target``
-    n × k, ``stat_in[i]`` / ``stat_out[i]`` m_i × k shadow statistics of example i (m_i ≥ 0).
-    TF Privacy takes ``np.nanmedian`` of each example's list in turn, 1.3 ms each through
-    numpy's small-array path: about 6 s per target for 2,000 examples and 2 views, hours for a
-    paper-scale pool. Here examples with the same number of shadows are stacked and reduced in
-    one call (with equal shadow counts that is one or two calls); the fixed variance is taken
-    over the same values in the same order as TF Privacy's, and its NaN fill-in
-    (``replace_nan_with_column_mean``) is called as is. Tested equal to TF Privacy's function,
-    empty and NaN lists included; ``benchmarks/lira_scoring.py`` prints the speed-up.
+    Its other arguments and result (log Pr(out) − log Pr(in) per example; members low):
+    ``stat_target`` n × k, ``stat_in[i]`` / ``stat_out[i]`` m_i × k shadow statistics of
+    example i (m_i ≥ 0). TF Privacy takes ``np.nanmedian`` of each example's list in turn,
+    1.3 ms each through numpy's small-array path: 2.7 s per target for 2,000 examples, hours
+    for a paper-scale pool. Here examples with the same number of shadows are stacked and
+    reduced in one call (with equal shadow counts that is one or two calls); the fixed
+    variance is taken over the same values in the same order as TF Privacy's, and its NaN
+    fill-in (``replace_nan_with_column_mean``) is called as is. Tested identical to TF
+    Privacy's function, empty and NaN lists included; ``benchmarks/lira_scoring.py`` prints
+    the speed-up.
     """
     if option not in ("both", "in", "out"):
         raise ValueError(f'option must be "both", "in" or "out", got {option!r}')
@@ -388,15 +390,19 @@ def compute_score_lira_stacked(stat_target: np.ndarray, stat_in: Sequence[np.nda
     k = stat_target.shape[1]
 
     def fit(lists):
-        lists = [np.asarray(values).reshape(-1, k) for values in lists]
-        lengths = np.array([len(values) for values in lists])
-        dtype = np.result_type(np.float16, *(values.dtype for values in lists))  # numpy's medians' dtype
+        lists = [np.asarray(values) for values in lists]
+        if any(values.ndim != 2 or values.shape[1] != k for values in lists):
+            raise ValueError(f"each shadow list must be a 2-d array with {k} columns (one per view)")
+        lengths = np.array([len(values) for values in lists], dtype=int)
+        dtypes = [values.dtype if np.issubdtype(values.dtype, np.floating) else np.float64 for values in lists]
+        dtype = np.result_type(np.float16, *dtypes)  # the dtype of numpy's medians of these lists
         avg, std = np.full((len(lists), k), np.nan, dtype), np.full((len(lists), k), np.nan, dtype)
         for m in np.unique(lengths[lengths > 0]):
             rows = np.flatnonzero(lengths == m)
             stacked = np.stack([lists[i] for i in rows])  # rows × m × k
             avg[rows] = np.nanmedian(stacked, axis=1)
-            std[rows] = np.nanstd(stacked, axis=1)
+            if not fix_variance:
+                std[rows] = np.nanstd(stacked, axis=1)
         advanced_mia.replace_nan_with_column_mean(avg)
         if fix_variance:  # TF Privacy: nanstd of every example's deviations, concatenated in example order
             deviations = [values - avg[i][np.newaxis] for i, values in enumerate(lists)]

@@ -65,15 +65,18 @@ COLUMNS = ("attack", "slice", "slice_value", "members", "non_members", "auc", "a
 _MODULES: Optional[types.SimpleNamespace] = None
 
 
+RF_GRID = {"n_estimators": [100], "max_features": ["sqrt"], "max_depth": [5, 10, 20, None],
+           "min_samples_split": [2, 5, 10], "min_samples_leaf": [1, 2, 4]}
+"""The random-forest attack's grid search: TF Privacy 0.1.0's without ``max_features='auto'`` (= ``'sqrt'``)."""
+
+
 def _rf_train_model(self, input_features, is_training_labels, sample_weight=None):
-    """TF Privacy 0.1.0's random-forest grid without ``max_features='auto'`` (= ``'sqrt'`` for classifiers)."""
+    """TF Privacy 0.1.0's random-forest attack training on ``RF_GRID``."""
     from sklearn import ensemble, model_selection
 
     with self.ctx_mgr:
-        grid = {"n_estimators": [100], "max_features": ["sqrt"], "max_depth": [5, 10, 20, None],
-                "min_samples_split": [2, 5, 10], "min_samples_leaf": [1, 2, 4]}
-        model = model_selection.GridSearchCV(ensemble.RandomForestClassifier(n_jobs=self.n_jobs), param_grid=grid,
-                                             cv=3, n_jobs=self.n_jobs, verbose=0)
+        model = model_selection.GridSearchCV(ensemble.RandomForestClassifier(n_jobs=self.n_jobs),
+                                             param_grid=RF_GRID, cv=3, n_jobs=self.n_jobs, verbose=0)
         model.fit(input_features, is_training_labels, sample_weight=sample_weight)
     self.model = model
 
