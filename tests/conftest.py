@@ -40,12 +40,12 @@ def shared_data() -> Path:
 # The slowest tests run first. `make test` hands tests out one at a time (--maxschedchunk=1; by default pytest-xdist
 # sends each process an eighth of the suite as one consecutive block, which would give one process all of these):
 # each process holds two tests, the one it runs and the next, and gets the next test in this order as it finishes
-# one. So the first process makes the shared smoke runs (tests/test_reproductions.py::uninterrupted) of the first
-# two scripts, the second those of the other two (the largest paired with the smallest); the notebook runs, which
+# one. So the two processes make the shared smoke runs (tests/test_reproductions.py::uninterrupted) side by side,
+# the longest with the shortest, as each finishes one; the notebook runs, which
 # read none of them, come next; the tests that read a smoke run usually start once it has finished, and the quick
 # tests even out the end. This is only about time: in any other order (or with -n 0) a test that needs a smoke
 # run another process is making waits for it, and the results are the same.
-_SCRIPTS = ("neither_private_nor_fair", "dp_cgan", "generalization_tradeoffs", "dp_dcgan")
+_SCRIPTS = ("neither_private_nor_fair", "dp_cgan", "generalization_tradeoffs", "dp_dcgan", "demem")
 SLOWEST_FIRST = tuple(
     f"{test}[{script}]" for test in (
         "test_reproductions.py::test_smoke_run_writes_valid_results",
@@ -53,7 +53,7 @@ SLOWEST_FIRST = tuple(
         "test_reproductions.py::test_a_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers",
         "test_reproductions.py::test_a_finished_run_resumes_to_the_same_numbers",
     ) for script in _SCRIPTS) + (
-    "test_membership.py::test_each_attack_equals_a_direct_tf_privacy_call[rf]",
+    "test_reproductions.py::test_a_fresh_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers",
     "test_cli_property.py::test_random_overrides_exit_0_or_2_with_one_line[dp_dcgan]",
     "test_cli_attack.py::test_attack_prints_the_table_and_matches_the_library",
     "test_multi_device.py::test_two_replicas_compute_the_same_clipped_sum_as_one_device",
