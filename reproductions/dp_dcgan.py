@@ -136,10 +136,11 @@ class Config:
 
 
 PRESETS = {
-    # two epochs per model, so that a test killing the run mid-model exercises the epoch checkpoints
-    "smoke": Config(train_examples=500, test_examples=200, data_source="embedded",
+    # two epochs per model, so that a test killing the run mid-model exercises the epoch checkpoints; 250 digits in
+    # batches of 25 (a DCGAN step's time grows with the batch: 20 steps take 7 s here, 12 s at 500 in batches of 50)
+    "smoke": Config(train_examples=250, test_examples=200, data_source="embedded",
                     train=TrainConfig(batch_size=50, epochs=2, learning_rate=0.25),
-                    gan=GANTrainConfig(batch_size=50, policy="real_only", g_optimizer="adam", latent_dim=16),
+                    gan=GANTrainConfig(batch_size=25, policy="real_only", g_optimizer="adam", latent_dim=16),
                     gan_epochs=2, gan_epsilons=(2.0, 8.0), eval_epochs=1, judge_epochs=2,
                     attacks=("threshold", "threshold_entropy", "lr"), attack_examples=100),
     # `make demo`: about 5 min on 2 cores (measured over seeds 0-2, README). The classifier stage is the paper's DP

@@ -145,10 +145,9 @@ class Config:
 
 
 PRESETS = {
-    # four models (two shares × DP / non-DP); the clipping sweep is S = 5 alone, which adds no model (the notebook
-    # test runs its S = 1 model: tests/test_notebooks.py)
+    # five models: two shares × DP / non-DP, and the clipping sweep's S = 1 (its S = 5 is the 70 % DP model)
     "smoke": Config(train_size=200, eval_size=80, downsample=4, model_width=4, majority_shares=(0.9, 0.7),
-                    noise_multipliers=(0.7,), clip_sweep=(5.0,), curve_points=2, bootstrap_resamples=50,
+                    noise_multipliers=(0.7,), clip_sweep=(1.0, 5.0), curve_points=2, bootstrap_resamples=50,
                     train=TrainConfig(batch_size=32, epochs=2, learning_rate=1e-3, optimizer="adam")),
     # 26 runs of ≈ 50 s (DP) / 30 s (non-DP) each on 2 cores: ResNet18 of width 8 at 32 px, 5 epochs
     "quick": Config(train_size=3600, eval_size=1000, downsample=2, model_width=8, curve_points=12,

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,18 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("TFDPFAIR_SHARED_DATA", REPO.parent / "shared" / "data"))
+# Scripts whose smoke preset needs real dataset files (there is no embedded CelebA or CIFAR-10).
+NEEDS_DATA = {"neither_private_nor_fair": ("celeba.npz",), "generalization_tradeoffs": ("cifar10.npz", "celeba.npz")}
+
+
+def _skip_without_data(script: Path) -> None:
+    needed = [name for name in NEEDS_DATA.get(script.stem, ()) if not (SHARED_DATA / name).is_file()]
+    if needed:
+        pytest.skip(f"{script.stem} smoke needs {needed} in {SHARED_DATA} (set TFDPFAIR_SHARED_DATA)")
+
+
+def _data_args() -> list:
+    return ["--data-dir", str(SHARED_DATA)] if SHARED_DATA.is_dir() else []
 
 
 @pytest.fixture(scope="session")
@@ -40,18 +53,15 @@ def shared_data() -> Path:
 # The slowest tests run first. `make test` hands tests out one at a time (--maxschedchunk=1; by default pytest-xdist
 # sends each process an eighth of the suite as one consecutive block, which would give one process all of these):
 # each process holds two tests, the one it runs and the next, and gets the next test in this order as it finishes
-# one. So the two processes make the shared smoke runs (tests/test_reproductions.py::uninterrupted) side by side,
-# the longest with the shortest, as each finishes one; the notebook runs, which
-# read none of them, come next; the tests that read a smoke run usually start once it has finished, and the quick
+# one. So the two processes make the shared smoke runs (``uninterrupted`` below) side by side, the longest with the
+# shortest, as each finishes one; the tests that read a smoke run usually start once it has finished, and the quick
 # tests even out the end. This is only about time: in any other order (or with -n 0) a test that needs a smoke
 # run another process is making waits for it, and the results are the same.
-_SCRIPTS = ("neither_private_nor_fair", "dp_cgan", "generalization_tradeoffs", "dp_dcgan", "demem")
+_SCRIPTS = ("generalization_tradeoffs", "dp_cgan", "neither_private_nor_fair", "dp_dcgan", "demem")
 SLOWEST_FIRST = tuple(
     f"{test}[{script}]" for test in (
         "test_reproductions.py::test_smoke_run_writes_valid_results",
-        "test_notebooks.py::test_notebook_runs_on_smoke_in_a_kernel",
         "test_reproductions.py::test_a_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers",
-        "test_reproductions.py::test_a_finished_run_resumes_to_the_same_numbers",
     ) for script in _SCRIPTS) + (
     "test_reproductions.py::test_a_fresh_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers",
     "test_cli_property.py::test_random_overrides_exit_0_or_2_with_one_line[dp_dcgan]",
@@ -97,5 +107,47 @@ def computed_once(tmp_path_factory):
         if failed.is_file():
             pytest.fail(f"{name} failed:\n{failed.read_text()}")
         return json.loads(value.read_text())
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def uninterrupted(computed_once):
+    """``get(script)``: ``(out folder, wall seconds, executed notebook)`` of one uninterrupted ``--preset smoke`` run
+    of the script, shared by all the tests that read one: read it, never change it (copy it first). Skips the
+    test, saying why, when the smoke preset's datasets are not in SHARED_DATA.
+
+    The run is made by executing the script's notebook (notebooks/<script>.ipynb, from its install cell) in a
+    Jupyter kernel: it is the smoke run the script tests read (tests/test_reproductions.py, which also resume it
+    from the command line and compare the numbers) and the notebook run the notebook test checks
+    (tests/test_notebooks.py), made once. Made once per session for all test processes (``make test`` runs
+    ``-n 2``; see ``computed_once``): the smoke runs are the slowest thing in the suite, and neither a
+    module-scoped cache (dropped whenever the next test is from another module) nor pytest-xdist's ``loadgroup``
+    (it silently stops grouping on pytest 9.2, pytest-xdist issue 1386) keeps them to one each.
+    """
+    def get(script: Path):
+        _skip_without_data(script)
+
+        def run(folder):
+            import nbformat
+            from nbclient import NotebookClient
+            from nbclient.exceptions import CellExecutionError
+
+            from tfdpfair import notebooks
+
+            nb = nbformat.read(REPO / "notebooks" / f"{script.stem}.ipynb", as_version=4)
+            nb = notebooks.with_argv(nb, ["--preset", "smoke", "--out", str(folder / "out"), *_data_args()])
+            start = time.monotonic()
+            try:
+                NotebookClient(nb, timeout=900, kernel_name="python3",
+                               resources={"metadata": {"path": str(folder)}}).execute()
+            except CellExecutionError as err:
+                raise RuntimeError(f"the smoke run of {script.stem} (its notebook) failed:\n{str(err)[-3000:]}")
+            seconds = time.monotonic() - start
+            nbformat.write(nb, folder / "executed.ipynb")
+            return {"out": str(folder / "out"), "seconds": seconds, "notebook": str(folder / "executed.ipynb")}
+
+        done = computed_once(f"uninterrupted-{script.stem}", run)
+        return Path(done["out"]), done["seconds"], Path(done["notebook"])
 
     return get

@@ -125,7 +125,7 @@ def test_gan_learning_rate_nan_in_dp_cgan(tmp_path, capsys):
 def test_a_batch_larger_than_the_data_is_one_line_in_a_real_run(tmp_path, capsys):
     code, _, err = run("dp_dcgan", ["--preset", "smoke", "--set", "train.batch_size=800", "--out",
                                     str(tmp_path / "o")], capsys)
-    assert_one_line(code, err, "batch size 800 exceeds the 500 training examples")
+    assert_one_line(code, err, "batch size 800 exceeds the 250 training examples")
     assert not (tmp_path / "o").exists()  # nothing done: the failed start leaves no folder
 
 

@@ -1,6 +1,5 @@
 """Notebooks are generated from the scripts, kept up to date, and run on ``smoke`` in a real kernel."""
 import json
-import os
 from pathlib import Path
 
 import nbformat
@@ -11,20 +10,6 @@ from tfdpfair.reporting import validate_results
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted((REPO / "reproductions").glob("*.py"))
-SHARED_DATA = Path(os.environ.get("TFDPFAIR_SHARED_DATA", REPO.parent / "shared" / "data"))  # as in conftest.py
-NEEDS_DATA = {"neither_private_nor_fair": ("celeba.npz",),  # no embedded CelebA or CIFAR-10
-              "generalization_tradeoffs": ("cifar10.npz", "celeba.npz")}
-# The notebook run checks the notebook (cells, displayed report and figures); the script's smoke run is tested
-# in full by tests/test_reproductions.py, so the notebook runs the smallest part of it that still writes a report
-# and figures (the suite's time is mostly these runs).
-NOTEBOOK_FLAGS = {"generalization_tradeoffs": ["--set", 'stages=["celeba"]'],  # the stage the smoke preset skips
-                  "dp_dcgan": ["--set", 'stages=["classifier"]'],
-                  "demem": ["--set", 'stages=["table1", "figure1"]'],  # 2 of the smoke preset's 5 pools
-                  # one share, DP and non-DP, and the one run of the clipping sweep (S = 1), which the smoke
-                  # preset leaves out
-                  "neither_private_nor_fair": ["--set", "majority_shares=[0.9]", "--set", "clip_sweep=[1.0, 5.0]",
-                                               "--set", "clip_sweep_share=0.9"]}
-
 TOY = '''#!/usr/bin/env python
 """Toy (2024), *A title*.
 
@@ -106,22 +91,19 @@ def test_the_committed_notebooks_are_up_to_date():
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-def test_notebook_runs_on_smoke_in_a_kernel(script, tmp_path):
-    from nbclient import NotebookClient
-
-    needed = [name for name in NEEDS_DATA.get(script.stem, ()) if not (SHARED_DATA / name).is_file()]
-    if needed:
-        pytest.skip(f"{script.stem} smoke needs {needed} in {SHARED_DATA}")
-    nb = nbformat.read(REPO / "notebooks" / f"{script.stem}.ipynb", as_version=4)
-    out = tmp_path / "out"
-    data = ["--data-dir", str(SHARED_DATA)] if SHARED_DATA.is_dir() else []
-    nb = notebooks.with_argv(nb, ["--preset", "smoke", "--out", str(out), *data,
-                                  *NOTEBOOK_FLAGS.get(script.stem, [])])
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+def test_notebook_runs_on_smoke_in_a_kernel(script, uninterrupted):
+    """The notebook, executed from its install cell in a Jupyter kernel on the smoke preset, shows the report and
+    the figures. The execution is the shared smoke run (``uninterrupted`` in conftest.py), whose results
+    tests/test_reproductions.py checks in full."""
+    out, _, executed = uninterrupted(script)
+    nb = nbformat.read(executed, as_version=4)
     results = json.loads((out / "results.json").read_text())
     validate_results(results)
     assert results["preset"] == "smoke" and results["rows"]
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "install" in code[0].metadata.get("tags", []) and " stack: Python " in "".join(
+        o.get("text", "") for o in code[0].outputs), "the install cell ran first and printed the stack"
+    outputs = [o for c in code for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     shown = [o for o in outputs if o.output_type == "display_data"]
     assert any("text/markdown" in o.data and "| ours | paper |" in o.data["text/markdown"] for o in shown)
