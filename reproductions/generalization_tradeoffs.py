@@ -549,8 +549,9 @@ def _celeba(config: Config, ctx: experiment.RunContext, results, figures) -> lis
 
 
 # %% [markdown]
-# The quick preset needs CIFAR-10: add `"--data-dir", "<folder>"` (a folder with `cifar10.npz`, or a TFDS
-# data_dir where `cifar10` is prepared), or `"--set", "data_source=tfds"` to download it.
+# Every preset needs CIFAR-10 and, for its CelebA stage, CelebA: add `"--data-dir", "<folder>"` (a folder with
+# `cifar10.npz` and `celeba.npz`, or a TFDS data_dir where they are prepared), or `"--set", "data_source=tfds"`
+# to download them.
 
 # %% tags=["parameters"]
 ARGV = None  # the command-line flags; None reads sys.argv, a notebook sets e.g. ["--preset", "smoke"]

@@ -27,7 +27,7 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, _cores // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("TFDPFAIR_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA = Path(os.environ.get("TFDPFAIR_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
 # Scripts whose smoke preset needs real dataset files (there is no embedded CelebA or CIFAR-10).
 NEEDS_DATA = {"neither_private_nor_fair": ("celeba.npz",), "generalization_tradeoffs": ("cifar10.npz", "celeba.npz")}
 
@@ -135,14 +135,24 @@ def uninterrupted(computed_once):
 
             from tfdpfair import notebooks
 
-            nb = nbformat.read(REPO / "notebooks" / f"{script.stem}.ipynb", as_version=4)
-            nb = notebooks.with_argv(nb, ["--preset", "smoke", "--out", str(folder / "out"), *_data_args()])
-            start = time.monotonic()
-            try:
-                NotebookClient(nb, timeout=900, kernel_name="python3",
-                               resources={"metadata": {"path": str(folder)}}).execute()
-            except CellExecutionError as err:
-                raise RuntimeError(f"the smoke run of {script.stem} (its notebook) failed:\n{str(err)[-3000:]}")
+            source = nbformat.read(REPO / "notebooks" / f"{script.stem}.ipynb", as_version=4)
+            for attempt in (1, 2):  # a kernel that fails to start (a port taken by the other process's) gets a retry
+                shutil.rmtree(folder / "out", ignore_errors=True)
+                nb = notebooks.with_argv(source, ["--preset", "smoke", "--out", str(folder / "out"), *_data_args()])
+                start = time.monotonic()
+                try:
+                    NotebookClient(nb, timeout=900, kernel_name="python3",
+                                   resources={"metadata": {"path": str(folder)}}).execute()
+                    break
+                except CellExecutionError as err:  # the run failed: what it printed (stderr's `error: ...` line)
+                    nbformat.write(nb, folder / "executed.ipynb")
+                    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                                      for o in c.get("outputs", []) if o.get("output_type") == "stream")
+                    raise RuntimeError(f"the smoke run of {script.stem} (its notebook, {folder / 'executed.ipynb'}) "
+                                       f"failed:\n{printed[-2000:]}\n{str(err)[-1000:]}") from None
+                except Exception:  # noqa: BLE001 - no cell failed: the kernel did not start or died
+                    if attempt == 2:
+                        raise
             seconds = time.monotonic() - start
             nbformat.write(nb, folder / "executed.ipynb")
             return {"out": str(folder / "out"), "seconds": seconds, "notebook": str(folder / "executed.ipynb")}

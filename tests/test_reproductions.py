@@ -24,7 +24,7 @@ from tfdpfair.reporting.rundir import in_use
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted((REPO / "reproductions").glob("*.py"))
 SCRIPT_IDS = [s.stem for s in SCRIPTS]
-SHARED_DATA = Path(os.environ.get("TFDPFAIR_SHARED_DATA", REPO.parent / "shared" / "data"))  # as in conftest.py
+SHARED_DATA = Path(os.environ.get("TFDPFAIR_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()  # conftest
 
 
 def _data_args():
@@ -127,7 +127,8 @@ def _kill_at_a_random_moment_of(unit: str, seconds: float, command: list, out: P
             assert proc.poll() is None, f"the run ended (status {proc.returncode}) before unit {unit} started"
         time.sleep(delay)
         if proc.poll() is not None:
-            assert (out / "units" / (unit + ".json")).is_file(), f"the run failed (status {proc.returncode})"
+            assert proc.returncode == 0 and (out / "units" / (unit + ".json")).is_file(), \
+                f"the resumed run failed (status {proc.returncode}) before the {where}"
             return None, (out / "units" / (unit + ".json")).stat().st_mtime - began[0]
         proc.send_signal(signal.SIGKILL)
     finally:
@@ -172,7 +173,8 @@ def test_a_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers(sc
     _copy_without(reference, missing, out, script)
     where, measured = _kill_at_a_random_moment_of(unit, seconds, _command(script, "--out", str(out), "--resume"), out)
     if where is None:  # the shared run was timed beside other work and the unit is shorter here: once more, on its
-        _copy_without(reference, missing, out, script)  # time in this run
+        assert _numbers(out) == _numbers(reference), "a resume that was not killed"  # time in this run
+        _copy_without(reference, missing, out, script)
         where, _ = _kill_at_a_random_moment_of(unit, measured, _command(script, "--out", str(out), "--resume"), out)
         assert where is not None, f"the run ended twice before the kill in {unit} ({seconds:.0f}, {measured:.0f} s)"
     resumed = _run(script, "--out", str(out), "--resume")
@@ -183,23 +185,34 @@ def test_a_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers(sc
                              if line.startswith("== ") and "done earlier" not in line][:3])
 
 
+def _kill_a_fresh_run(script: Path, out: Path, seconds: float):
+    """Start ``script``'s smoke run into ``out`` and SIGKILL it at a random moment of its first 70 % (``seconds``:
+    how long a run takes); returns where, or ``(None, the run's seconds)`` if it ended first."""
+    kill_after = random.Random(os.urandom(8)).uniform(3.0, max(4.0, 0.7 * seconds))
+    start = time.monotonic()
+    proc = subprocess.Popen(_command(script, "--preset", "smoke", "--out", str(out)), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc.wait(timeout=kill_after)
+        assert proc.returncode == 0, f"the run failed (status {proc.returncode}) before the kill"
+        return None, time.monotonic() - start
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    return f"SIGKILL after {kill_after:.1f} s of a {seconds:.0f} s run", None
+
+
 def test_a_fresh_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_numbers(uninterrupted, tmp_path):
     """A whole run killed anywhere (loading the data, between units, writing the report), on the cheapest script."""
     script = DP_CGAN
     reference, seconds, _ = uninterrupted(script)
     out = tmp_path / "killed"
-    kill_after = random.Random(os.urandom(8)).uniform(3.0, max(4.0, 0.7 * seconds))
-    proc = subprocess.Popen(_command(script, "--preset", "smoke", "--out", str(out)), cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        proc.wait(timeout=kill_after)
-        killed = False
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        killed = True
-    where = f"SIGKILL after {kill_after:.1f} s of a {seconds:.0f} s run"
-    assert killed, f"the run ended before the {where}"
+    where, measured = _kill_a_fresh_run(script, out, seconds)
+    if where is None:  # the shared run (in a kernel, beside other work) was slower than this one: once more, on this
+        assert _numbers(out) == _numbers(reference), "a run that was not killed"  # run's time
+        shutil.rmtree(out)
+        where, _ = _kill_a_fresh_run(script, out, measured)
+        assert where is not None, f"the run ended twice before the kill ({seconds:.0f}, {measured:.0f} s runs)"
     resumed = _run(script, "--out", str(out), "--resume")
     if not (out / "config.json").is_file():  # killed before the run wrote anything: nothing to resume, said so
         assert resumed.returncode == 2 and "holds no run to resume" in resumed.stderr, where
