@@ -150,8 +150,8 @@ def uninterrupted(computed_once):
                                       for o in c.get("outputs", []) if o.get("output_type") == "stream")
                     raise RuntimeError(f"the smoke run of {script.stem} (its notebook, {folder / 'executed.ipynb'}) "
                                        f"failed:\n{printed[-2000:]}\n{str(err)[-1000:]}") from None
-                except Exception:  # noqa: BLE001 - no cell failed: the kernel did not start or died
-                    if attempt == 2:
+                except Exception:  # noqa: BLE001 - no cell failed: retried only if the kernel never ran a cell
+                    if attempt == 2 or any(c.get("execution_count") for c in nb.cells if c.cell_type == "code"):
                         raise
             seconds = time.monotonic() - start
             nbformat.write(nb, folder / "executed.ipynb")
