@@ -351,10 +351,13 @@ def _training_size(config: Config) -> int:
 
 
 def _privacy_entries(config: Config, examples: int):
-    """One entry per (batch, ε) a DP model uses: the ablation's BL / +GN batch, and the OBS batch at each of
-    ``epsilons`` where the run has a stage that uses them (dp_sat, skew)."""
+    """One entry per (batch, ε) a DP CIFAR model uses: the ablation's BL / +GN batch, and the OBS batch at each of
+    ``epsilons`` where the run has a stage that uses them (dp_sat, skew); none when only CelebA runs (its models'
+    entries are added as they train)."""
     from tfdpfair.privacy import privacy_spend
 
+    if not set(config.stages) - {"celeba"}:
+        return []
     rungs = ladder(config, True)
     settings = {(t.batch_size, config.epsilon): t for _, t in rungs}
     if {"dp_sat", "skew"} & set(config.stages):

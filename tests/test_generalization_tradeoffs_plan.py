@@ -1,0 +1,38 @@
+"""The privacy plan of ``reproductions/generalization_tradeoffs.py`` (the script's own runs are in test_reproductions)."""
+import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def gt():
+    name = "_tfdpfair_test_generalization_tradeoffs"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "reproductions" / "generalization_tradeoffs.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _settings(gt, stages):
+    config = dataclasses.replace(gt.PRESETS["smoke"], stages=stages, variants=("unbiased", "skewed"))
+    return [entry["setting"] for entry in gt._privacy_entries(config, 1000)]
+
+
+def test_a_celeba_only_run_plans_no_cifar_privacy(gt):
+    assert _settings(gt, ("celeba",)) == []
+
+
+def test_the_plan_lists_the_obs_batch_at_every_epsilon_only_for_the_stages_that_train_it(gt):
+    config = gt.PRESETS["smoke"]
+    ablation = _settings(gt, ("ablation", "celeba"))
+    swept = _settings(gt, ("ablation", "dp_sat"))
+    assert ablation and set(ablation) < set(swept)
+    obs = gt.ladder(config, True)[-1][1].batch_size
+    assert {f"eps={eps:g}, batch {obs}" for eps in config.epsilons} <= set(swept)
