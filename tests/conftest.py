@@ -43,6 +43,25 @@ def _data_args() -> list:
 
 
 @pytest.fixture(scope="session")
+def load_script():
+    """``load_script(slug)``: ``reproductions/<slug>.py`` imported as a module, once per process (test_bad_input's
+    ``script`` shares the module name, so both see one module)."""
+    import importlib.util
+    import sys
+
+    def load(slug: str):
+        name = f"_tfdpfair_test_{slug}"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, REPO / "reproductions" / f"{slug}.py")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        return sys.modules[name]
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real .npz datasets beside the repo (or $TFDPFAIR_SHARED_DATA)."""
     if not (SHARED_DATA / "mnist.npz").is_file():

@@ -1,22 +1,10 @@
 """The findings of ``reproductions/demem.py`` on hand-computed cases (the script's own runs are in test_reproductions)."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def demem():
-    name = "_tfdpfair_test_demem"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "reproductions" / "demem.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def demem(load_script):
+    return load_script("demem")
 
 
 def _bins(accuracy: dict, examples: dict) -> dict:

@@ -1,23 +1,12 @@
 """The DCGAN sweep's recipes in ``reproductions/dp_dcgan.py`` (the script's own runs are in test_reproductions)."""
 import dataclasses
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
-def dp_dcgan():
-    name = "_tfdpfair_test_dp_dcgan"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "reproductions" / "dp_dcgan.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def dp_dcgan(load_script):
+    return load_script("dp_dcgan")
 
 
 @pytest.mark.parametrize("preset", ["smoke", "quick", "paper"])

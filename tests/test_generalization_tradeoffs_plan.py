@@ -1,23 +1,12 @@
 """The privacy plan of ``reproductions/generalization_tradeoffs.py`` (the script's own runs are in test_reproductions)."""
 import dataclasses
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
-def gt():
-    name = "_tfdpfair_test_generalization_tradeoffs"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "reproductions" / "generalization_tradeoffs.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def gt(load_script):
+    return load_script("generalization_tradeoffs")
 
 
 def _settings(gt, stages):
