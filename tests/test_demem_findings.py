@@ -50,3 +50,21 @@ def test_memorization_finding_when_the_high_bins_gain_gives_no_share_above_100_p
     assert "all of DP-SGD's net accuracy loss comes from the low-memorization examples" in text
     assert "10.0 points lost (low) vs -20.0 points (high)" in text and "holds here" in text and "%" in text
     assert "125" not in text
+
+
+def _summary(per_target, pooled) -> dict:
+    """One setting's LiRA summary: TPR at 0.1 % FPR as (mean, std) over targets (None = below resolution), pooled."""
+    return {"tpr@0.001": (per_target, None if per_target is None else 0.01), "pooled@0.001": pooled,
+            "tpr@0.01": (0.05, 0.01)}
+
+
+@pytest.mark.parametrize("settings, key", [
+    ([(0.02, 0.03), (0.01, 0.02)], "tpr@0.001"),     # every setting resolves 0.1 % per target: the paper's mean
+    ([(None, 0.03), (0.01, 0.02)], "pooled@0.001"),  # one does not: all plotted pooled, never mixed
+    ([(None, 0.03), (None, None)], "tpr@0.01"),      # not even pooled (the smoke preset): 1 %
+])
+def test_figures_plot_the_tpr_every_setting_resolves(demem, settings, key):
+    summary = {f"s{i}": _summary(*pair) for i, pair in enumerate(settings)}
+    chosen, label = demem._figure_tpr(summary)
+    assert chosen == key
+    assert label.startswith("TPR at 1% FPR") == (key == "tpr@0.01") and ("pooled" in label) == (key == "pooled@0.001")

@@ -25,3 +25,13 @@ def test_the_plan_lists_the_obs_batch_at_every_epsilon_only_for_the_stages_that_
     assert ablation and set(ablation) < set(swept)
     obs = gt.ladder(config, True)[-1][1].batch_size
     assert {f"eps={eps:g}, batch {obs}" for eps in config.epsilons} <= set(swept)
+
+
+def test_table1_as_printed_spends_the_papers_epsilons_with_de_et_als_steps(gt):
+    """Reading check: Table 1's σ at the steps of De et al.'s configurations give the ε each column is labelled with."""
+    entries = gt._paper_table1_entries(gt.PRESETS["paper"])
+    assert len(entries) == sum(len(rows) for rows in gt.PAPER_TABLE1_DP.values())
+    for entry in entries:
+        target = float(entry["setting"].split("eps=")[1].split(",")[0])
+        assert entry["epsilon"] == pytest.approx(target, rel=0.02), entry
+        assert entry["epsilon_classic"] > entry["epsilon"]
