@@ -355,8 +355,8 @@ def _training_size(config: Config) -> int:
 
 def _privacy_entries(config: Config, examples: int):
     """One entry per (batch, ε) a DP CIFAR model uses: the ablation's BL / +GN batch, and the OBS batch at each of
-    ``epsilons`` where the run has a stage that uses them (dp_sat, skew); none when only CelebA runs (its models'
-    entries are added as they train)."""
+    ``epsilons`` where the run has a stage that uses them (dp_sat, skew); none when only CelebA runs (its models:
+    ``_celeba_entries``)."""
     from tfdpfair.privacy import privacy_spend
 
     if not set(config.stages) - {"celeba"}:
@@ -400,10 +400,36 @@ def _paper_table1_entries(config: Config) -> list:
     return entries
 
 
+CELEBA_TRAIN = 162_770
+"""Images in CelebA's official training partition (TFDS ``celeb_a``, split ``train``), the stage's pool."""
+
+
+def _celeba_entries(config: Config) -> list:
+    """The CelebA stage's two DP models (BL and all techniques at ``epsilon``), planned on ``celeba_sizes``' training
+    size, or on the full partition less the held-out images when it is None (the offline file's 8,000 images give
+    another N, hence another σ: the run's own results.json has the one it used)."""
+    if "celeba" not in config.stages:
+        return []
+    train_size, validation_size, test_size = config.celeba_sizes
+    examples = train_size or CELEBA_TRAIN - validation_size - test_size
+    assumed = "" if train_size else ", N if the full training partition is loaded"
+    entries = []
+    for label, rung in (("Baseline + DP", 0), ("Baseline + GT + DP", -1)):
+        techniques = ladder(config, True)[rung][1]
+        mechanism, (q, steps) = _dp_config(config, techniques, examples, config.epsilon)
+        from tfdpfair.privacy import privacy_spend
+
+        spend = privacy_spend(sampling_rate=q, noise_multiplier=mechanism.noise_multiplier, steps=steps,
+                              delta=config.delta)
+        entries.append(spend.as_dict(f"CelebA {label}, eps={config.epsilon:g}, batch {techniques.batch_size}"
+                                     f"{assumed}") | {"l2_norm_clip": config.l2_norm_clip, "examples": examples})
+    return entries
+
+
 def plan(config: Config, ctx: experiment.RunContext):
     from tfdpfair.reporting import Results
 
-    privacy = _privacy_entries(config, _training_size(config))
+    privacy = _privacy_entries(config, _training_size(config)) + _celeba_entries(config)
     if ctx.preset == "paper":
         privacy += _paper_table1_entries(config)
     return Results(paper=SLUG, preset=ctx.preset, seed=ctx.seed, data_source="none (dry run: no data loaded)",

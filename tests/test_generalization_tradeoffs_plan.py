@@ -35,3 +35,17 @@ def test_table1_as_printed_spends_the_papers_epsilons_with_de_et_als_steps(gt):
         target = float(entry["setting"].split("eps=")[1].split(",")[0])
         assert entry["epsilon"] == pytest.approx(target, rel=0.02), entry
         assert entry["epsilon_classic"] > entry["epsilon"]
+
+
+def test_the_celeba_stage_plans_its_two_dp_models_on_its_training_size(gt):
+    config = dataclasses.replace(gt.PRESETS["smoke"], stages=("celeba",))
+    entries = gt._celeba_entries(config)
+    batches = [gt.ladder(config, True)[rung][1].batch_size for rung in (0, -1)]
+    assert [e["setting"] for e in entries] == [f"CelebA Baseline + DP, eps={config.epsilon:g}, batch {batches[0]}",
+                                               f"CelebA Baseline + GT + DP, eps={config.epsilon:g}, batch {batches[1]}"]
+    for entry, batch in zip(entries, batches):
+        assert entry["examples"] == config.celeba_sizes[0] and entry["sampling_rate"] == pytest.approx(batch / entry["examples"])
+        assert entry["epsilon"] == pytest.approx(config.epsilon, rel=1e-3)
+    full = gt._celeba_entries(dataclasses.replace(config, celeba_sizes=(None, 100, 50)))
+    assert all(e["examples"] == gt.CELEBA_TRAIN - 150 and "full training partition" in e["setting"] for e in full)
+    assert gt._celeba_entries(dataclasses.replace(config, stages=("ablation",))) == []
