@@ -93,9 +93,10 @@ def main() -> None:
                 auc.append(roc_auc_score(member, s))
             s, m = np.concatenate(scores), np.concatenate(members)
             pooled.append(lira.tpr_at_fpr(member_scores=s[m], non_member_scores=s[~m], fpr=0.001))
+        pooled_text = ("below resolution" if None in pooled  # too few targets × non-members for 0.1 %
+                       else f"{np.mean(pooled):7.4f} ± {np.std(pooled):.4f}")
         print(f"{k:>7}  {np.mean(auc):6.3f}  {tpr1.mean():7.3f}  {tpr1.std(axis=1).mean():7.3f}  "
-              f"{tpr1.mean(axis=1).std():9.3f}  {np.mean(pooled):7.4f} ± {np.std(pooled):.4f}"
-              f"  ({int((~m).sum())})", flush=True)
+              f"{tpr1.mean(axis=1).std():9.3f}  {pooled_text}  ({int((~m).sum())})", flush=True)
 
 
 if __name__ == "__main__":

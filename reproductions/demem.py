@@ -4,7 +4,8 @@
 Table 2: natural and robust accuracy and LiRA's TPR at 0.1 % and 0.001 % FPR of PGD-AT and
 TRADES, each with and without the DeMem penalty (λ · the variance of the batch's per-example
 adversarial losses); Table 1: PGD-AT against PGD-AT + DP-SGD; Figure 1: per memorization
-bin, LiRA's TPR at 0.1 % FPR and the accuracy on non-members, PGD-AT vs PGD-AT + DP-SGD;
+bin, LiRA's TPR at 0.1 % FPR (1 % where a target's non-members cannot resolve 0.1 %) and the
+accuracy on non-members, PGD-AT vs PGD-AT + DP-SGD;
 Figure 2: the λ sweep; Figure 3: the adversarial-ε sweep with and without DeMem (λ = 0.2).
 
 Every setting is one LiRA pool (``tfdpfair.evaluation.lira``): ``models`` models, each
@@ -49,7 +50,7 @@ minute (the tests). CIFAR-100 runs with ``--set dataset=cifar100`` and TFDS data
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 from tfdpfair import experiment, validation
 from tfdpfair.data import SOURCES, names as dataset_names
@@ -69,6 +70,9 @@ PAPER_TABLE2 = {
     ("cifar10", "PGD-AT"): (81.34, 35.96, 20.29, 6.08), ("cifar10", "PGD-AT + DeMem"): (80.10, 35.03, 12.39, 1.89),
     ("cifar10", "TRADES"): (80.76, 44.36, 12.07, 3.60), ("cifar10", "TRADES + DeMem"): (80.78, 42.86, 8.47, 2.56),
 }
+TABLE2_TITLE = "Table 2 (%; mean over targets, ± std in the notes; 'targets pooled': one ROC over all targets)"
+MISSING = "missing"
+"""A pooled TPR that a pool unit stored before tfdpfair kept it (a resumed old run folder): never a number."""
 PAPER_TABLE1 = {"PGD-AT": (50.87, 15.78), "PGD-AT + DP-SGD": (20.35, 9.85)}  # CIFAR-100: natural, robust (%)
 
 
@@ -336,15 +340,12 @@ def _figure1(config, ctx, x, y, base: Setting, private: Setting) -> dict:
     def work(unit: experiment.Unit) -> dict:
         from tfdpfair.evaluation import lira
 
-
         loaded = {s.name: lira.train_shadow_models(x=x, y=y, train_fn=None, directory=_pool_directory(ctx, s),
                                                    models=config.models, queries=config.queries, seed=ctx.seed,
                                                    indices=[], setting=_stored_setting(_pool_directory(ctx, s)))
                   for s in (base, private)}
         reference = loaded[base.name]
-        # the paper's 0.1 % FPR where each target's non-members resolve it, else 1 % (the bins are too thin to pool)
-        fewest = min(int((~reference.keep[t]).sum()) for t in range(config.targets))
-        level = 0.001 if fewest >= 1000 else 0.01
+        level = _figure1_fpr(min(int((~reference.keep[t]).sum()) for t in range(config.targets)))
         out = {}
         for s in (base, private):
             shadows = loaded[s.name]
@@ -392,21 +393,41 @@ def _text(mean, std) -> str:
     return "below resolution" if mean is None else f"{100 * mean:.2f} ± {100 * std:.2f} %"
 
 
-def _pooled_text(value) -> str:
+def _pooled_text(value: Union[float, None, str]) -> str:
+    """A TPR pooled over targets (in [0, 1]) as a percentage; None below resolution, MISSING not stored."""
+    if value is MISSING:
+        return "not stored (an older tfdpfair scored this run folder: a new --out rescores it)"
     return "below resolution" if value is None else f"{100 * value:.2f} %"
 
 
-def _value(entry) -> Optional[float]:
+def _summary(pools: Dict[str, dict]) -> Dict[str, dict]:
+    """Each pool's numbers over its targets: (mean, std) of natural and robust accuracy, AUC and the TPR at each
+    FPR level (None, None below resolution), and ``pooled@<level>``: the TPR of one ROC over all targets' scores
+    (None below resolution; MISSING in a pool unit stored before it was kept)."""
+    return {name: {"natural": _mean_std(p["natural"]), "robust": _mean_std(p["robust"]), "auc": _mean_std(p["auc"]),
+                   **{f"tpr@{level:g}": _mean_std(p["tpr"][f"{level:g}"]) for level in FPRS},
+                   **{f"pooled@{level:g}": p["pooled_tpr"][f"{level:g}"] if "pooled_tpr" in p else MISSING
+                      for level in FPRS}}
+            for name, p in pools.items()}
+
+
+def _figure1_fpr(non_members: int) -> float:
+    """Figure 1's FPR: the paper's 0.1 % where every target's ``non_members`` (the fewest) resolve it, else 1 %. Its
+    threshold is set per target (hits are pooled over targets), so it needs 1,000 non-members per target."""
+    return 0.001 if non_members >= 1000 else 0.01
+
+
+def _value(entry: Union[Tuple, Optional[float]]) -> Optional[float]:
     """A summary entry's value: the mean of a (mean, std) pair, or a pooled number as it is."""
     return entry[0] if isinstance(entry, tuple) else entry
 
 
-def _figure_tpr(summary) -> Tuple[str, str]:
+def _figure_tpr(summary: Dict[str, dict]) -> Tuple[str, str]:
     """Which TPR Figures 2 and 3 plot: the paper's 0.1 % FPR as a mean over targets where every setting resolves
     it, else pooled over the targets (as Carlini et al.'s reference code plots), else 1 % FPR (the smoke preset)."""
     if all(s["tpr@0.001"][0] is not None for s in summary.values()):
         return "tpr@0.001", "TPR at 0.1% FPR"
-    if all(s["pooled@0.001"] is not None for s in summary.values()):
+    if all(s["pooled@0.001"] not in (None, MISSING) for s in summary.values()):
         return "pooled@0.001", "TPR at 0.1% FPR (targets pooled)"
     return "tpr@0.01", "TPR at 1% FPR"
 
@@ -424,11 +445,7 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
             if setting.name not in pools:
                 pools[setting.name] = _train_pool(config, ctx, x, y, num_classes, setting)
     figures = {}
-    summary = {name: {"natural": _mean_std(p["natural"]), "robust": _mean_std(p["robust"]),
-                      "auc": _mean_std(p["auc"]),
-                      **{f"tpr@{level:g}": _mean_std(p["tpr"][f"{level:g}"]) for level in FPRS},
-                      **{f"pooled@{level:g}": p.get("pooled_tpr", {}).get(f"{level:g}") for level in FPRS}}
-               for name, p in pools.items()}
+    summary = _summary(pools)
     resolution = min(p["non_members"] for p in pools.values())
     tpr_key, tpr_label = _figure_tpr(summary)
     if "table2" in config.stages:
@@ -444,24 +461,31 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
                 mean, std = s[key]
                 if mean is None:  # below resolution: said in the notes, not a number in the table
                     continue
-                results.rows.append(ResultRow("Table 2 (%; mean ± std over targets in the notes)",
+                results.rows.append(ResultRow(TABLE2_TITLE,
                                               {"dataset": config.dataset, "paper's dataset": paper_dataset,
                                                "method": label}, metric, 100 * mean,
                                               paper[i] if paper and i < len(paper) else None))
             pooled = s["pooled@0.001"]
-            if s["tpr@0.001"][0] is None and pooled is not None:  # one target cannot resolve 0.1 %; all pooled can
-                results.rows.append(ResultRow("Table 2 (%; mean ± std over targets in the notes)",
+            # one target cannot resolve 0.1 %; all of them pooled can
+            if s["tpr@0.001"][0] is None and pooled not in (None, MISSING):
+                results.rows.append(ResultRow(TABLE2_TITLE,
                                               {"dataset": config.dataset, "paper's dataset": paper_dataset,
                                                "method": label}, "tpr_at_0.1%_fpr (targets pooled)", 100 * pooled,
                                               paper[2] if paper else None))
             print(f"{label:<18} natural {_text(*s['natural'])}, robust {_text(*s['robust'])}, "
-                  f"TPR@0.1% {_text(*s['tpr@0.001'])}, TPR@0.001% {_text(*s['tpr@1e-05'])}", flush=True)
+                  f"TPR@1% {_text(*s['tpr@0.01'])}, TPR@0.1% {_text(*s['tpr@0.001'])} (pooled "
+                  f"{_pooled_text(s['pooled@0.001'])}), TPR@0.001% {_text(*s['tpr@1e-05'])}", flush=True)
             results.notes.append(f"Table 2, {label}: natural {_text(*s['natural'])}, robust {_text(*s['robust'])}, "
                                  f"TPR @ 1% FPR {_text(*s['tpr@0.01'])}, @ 0.1% {_text(*s['tpr@0.001'])}, @ 0.001% "
                                  f"{_text(*s['tpr@1e-05'])}, AUC {s['auc'][0]:.3f} ± {s['auc'][1]:.3f} (mean ± std "
                                  f"over {config.targets} targets); pooled over the targets, TPR @ 0.1% FPR "
                                  f"{_pooled_text(s['pooled@0.001'])}.")
         results.notes += _demem_findings(config, wanted["table2"], summary)
+        if any(summary[s.name]["tpr@0.001"][0] is None and summary[s.name]["pooled@0.001"] not in (None, MISSING)
+               for s in wanted["table2"]):
+            results.notes.append("The findings judge DeMem at the lowest FPR every target resolves, where the "
+                                 "targets give a spread; the TPRs at 0.1 % FPR pooled over the targets are one ROC "
+                                 "per setting, without an interval: read them as a direction only.")
     if "table1" in config.stages:
         for setting in wanted["table1"]:
             label = "PGD-AT + DP-SGD" if setting.dp else "PGD-AT"

@@ -413,12 +413,12 @@ def _celeba_entries(config: Config) -> list:
     train_size, validation_size, test_size = config.celeba_sizes
     examples = train_size or CELEBA_TRAIN - validation_size - test_size
     assumed = "" if train_size else ", N if the full training partition is loaded"
+    from tfdpfair.privacy import privacy_spend
+
     entries = []
     for label, rung in (("Baseline + DP", 0), ("Baseline + GT + DP", -1)):
         techniques = ladder(config, True)[rung][1]
         mechanism, (q, steps) = _dp_config(config, techniques, examples, config.epsilon)
-        from tfdpfair.privacy import privacy_spend
-
         spend = privacy_spend(sampling_rate=q, noise_multiplier=mechanism.noise_multiplier, steps=steps,
                               delta=config.delta)
         entries.append(spend.as_dict(f"CelebA {label}, eps={config.epsilon:g}, batch {techniques.batch_size}"

@@ -68,3 +68,28 @@ def test_figures_plot_the_tpr_every_setting_resolves(demem, settings, key):
     chosen, label = demem._figure_tpr(summary)
     assert chosen == key
     assert label.startswith("TPR at 1% FPR") == (key == "tpr@0.01") and ("pooled" in label) == (key == "pooled@0.001")
+
+
+def _pool(pooled=None) -> dict:
+    """A stored pool unit of two targets; ``pooled`` None = a unit stored before the pooled TPR was kept."""
+    unit = {"natural": [0.3, 0.5], "robust": [0.2, 0.2], "auc": [0.6, 0.8],
+            "tpr": {"0.01": [0.04, 0.08], "0.001": [None, None], "1e-05": [None, None]}}
+    if pooled is not None:
+        unit["pooled_tpr"] = {"0.01": 0.06, "0.001": pooled, "1e-05": None}
+    return unit
+
+
+def test_summary_keeps_pooled_tprs_and_marks_old_units_missing_not_below_resolution(demem):
+    summary = demem._summary({"new": _pool(pooled=0.02), "old": _pool()})
+    assert summary["new"]["natural"] == pytest.approx((0.4, 0.1)) and summary["new"]["tpr@0.001"] == (None, None)
+    assert summary["new"]["tpr@0.01"] == pytest.approx((0.06, 0.02)) and summary["new"]["pooled@0.001"] == 0.02
+    assert summary["old"]["pooled@0.001"] is demem.MISSING
+    assert "not stored" in demem._pooled_text(summary["old"]["pooled@0.001"])
+    assert demem._pooled_text(None) == "below resolution" and demem._pooled_text(0.02) == "2.00 %"
+    # a run folder with one old unit plots no pooled TPR (mixing would compare unlike numbers): 1 %
+    assert demem._figure_tpr(summary)[0] == "tpr@0.01"
+
+
+@pytest.mark.parametrize("non_members, fpr", [(999, 0.01), (1000, 0.001), (5000, 0.001), (500, 0.01)])
+def test_figure1_uses_the_papers_fpr_only_where_each_target_resolves_it(demem, non_members, fpr):
+    assert demem._figure1_fpr(non_members) == fpr
