@@ -353,12 +353,20 @@ def _training_size(config: Config) -> int:
     return pool if config.train_size is None else config.train_size
 
 
+def _plan_entry(config: Config, setting: str, *, sampling_rate: float, noise_multiplier: float, steps: int,
+                examples: int) -> dict:
+    """One ``privacy`` entry of the plan (results.json): ε tight and classic of the mechanism, at ``config.delta``."""
+    from tfdpfair.privacy import privacy_spend
+
+    spend = privacy_spend(sampling_rate=sampling_rate, noise_multiplier=noise_multiplier, steps=steps,
+                          delta=config.delta)
+    return spend.as_dict(setting) | {"l2_norm_clip": config.l2_norm_clip, "examples": examples}
+
+
 def _privacy_entries(config: Config, examples: int):
     """One entry per (batch, ε) a DP CIFAR model uses: the ablation's BL / +GN batch, and the OBS batch at each of
     ``epsilons`` where the run has a stage that uses them (dp_sat, skew); none when only CelebA runs (its models:
     ``_celeba_entries``)."""
-    from tfdpfair.privacy import privacy_spend
-
     if not set(config.stages) - {"celeba"}:
         return []
     rungs = ladder(config, True)
@@ -368,9 +376,8 @@ def _privacy_entries(config: Config, examples: int):
     entries = []
     for (batch, eps), t in sorted(settings.items()):
         dp, (q, steps) = _dp_config(config, t, examples, eps)
-        spend = privacy_spend(sampling_rate=q, noise_multiplier=dp.noise_multiplier, steps=steps, delta=config.delta)
-        entries.append(spend.as_dict(f"eps={eps:g}, batch {batch}") | {"l2_norm_clip": config.l2_norm_clip,
-                                                                       "examples": examples})
+        entries.append(_plan_entry(config, f"eps={eps:g}, batch {batch}", sampling_rate=q,
+                                   noise_multiplier=dp.noise_multiplier, steps=steps, examples=examples))
     return entries
 
 
@@ -388,16 +395,9 @@ PAPER_TABLE1_DP = {
 def _paper_table1_entries(config: Config) -> list:
     """The privacy plan of Table 1's settings as the paper prints them (σ fixed, De et al.'s steps), for comparison
     with the presets' models, whose σ is calibrated to each ε for their own steps."""
-    from tfdpfair.privacy import privacy_spend
-
-    entries = []
-    for dataset, rows in PAPER_TABLE1_DP.items():
-        for eps, batch, sigma, steps, examples in rows:
-            spend = privacy_spend(sampling_rate=batch / examples, noise_multiplier=sigma, steps=steps,
-                                  delta=config.delta)
-            entries.append(spend.as_dict(f"Table 1 as printed: {dataset}, eps={eps:g}, batch {batch}")
-                           | {"l2_norm_clip": config.l2_norm_clip, "examples": examples})
-    return entries
+    return [_plan_entry(config, f"Table 1 as printed: {dataset}, eps={eps:g}, batch {batch}",
+                        sampling_rate=batch / examples, noise_multiplier=sigma, steps=steps, examples=examples)
+            for dataset, rows in PAPER_TABLE1_DP.items() for eps, batch, sigma, steps, examples in rows]
 
 
 CELEBA_TRAIN = 162_770
@@ -413,16 +413,13 @@ def _celeba_entries(config: Config) -> list:
     train_size, validation_size, test_size = config.celeba_sizes
     examples = train_size or CELEBA_TRAIN - validation_size - test_size
     assumed = "" if train_size else ", N if the full training partition is loaded"
-    from tfdpfair.privacy import privacy_spend
-
     entries = []
     for label, rung in (("Baseline + DP", 0), ("Baseline + GT + DP", -1)):
         techniques = ladder(config, True)[rung][1]
         mechanism, (q, steps) = _dp_config(config, techniques, examples, config.epsilon)
-        spend = privacy_spend(sampling_rate=q, noise_multiplier=mechanism.noise_multiplier, steps=steps,
-                              delta=config.delta)
-        entries.append(spend.as_dict(f"CelebA {label}, eps={config.epsilon:g}, batch {techniques.batch_size}"
-                                     f"{assumed}") | {"l2_norm_clip": config.l2_norm_clip, "examples": examples})
+        entries.append(_plan_entry(config, f"CelebA {label}, eps={config.epsilon:g}, batch {techniques.batch_size}"
+                                           f"{assumed}", sampling_rate=q, noise_multiplier=mechanism.noise_multiplier,
+                                   steps=steps, examples=examples))
     return entries
 
 
