@@ -106,6 +106,18 @@ def test_noise_for_target_is_the_smallest_that_meets_it(conversion):
         assert sigma == pytest.approx(1.3, abs=2e-3)
 
 
+@pytest.mark.parametrize("sampling_rate, steps, target", [
+    (48 / 156_114, 6504, 8.0),  # CelebA's full partition, 2 epochs: dp_accounting 0.4's RDP raises near σ = 1e4
+    (1e-4, 20_000, 0.5),
+    (0.5, 10, 20.0),
+])
+def test_noise_for_target_calibrates_at_small_and_large_sampling_rates(sampling_rate, steps, target):
+    kw = dict(sampling_rate=sampling_rate, steps=steps, delta=1e-5)
+    sigma = accounting.noise_multiplier_for_epsilon(target_epsilon=target, **kw)
+    assert accounting.compute_epsilon(noise_multiplier=sigma, **kw) <= target
+    assert accounting.compute_epsilon(noise_multiplier=sigma * (1 - 1e-3), **kw) > target
+
+
 def test_unreachable_target_raises():
     with pytest.raises(accounting.PrivacyConfigError, match="unreachable"):
         accounting.noise_multiplier_for_epsilon(sampling_rate=0.01, steps=100, target_epsilon=0.05, delta=1e-5,

@@ -330,10 +330,17 @@ def noise_multiplier_for_epsilon(
                     f"target epsilon {target_epsilon:g} is met by noise multipliers below "
                     f"{MIN_PLD_NOISE_MULTIPLIER:g}, where PLD accounting needs gigabytes of memory; use accounting rdp.")
             low = max(low / 2, MIN_PLD_NOISE_MULTIPLIER)
-    elif compute_epsilon(sampling_rate=sampling_rate, noise_multiplier=low, steps=steps, delta=delta,
-                         accounting=accounting, conversion=conversion) <= target_epsilon:
-        raise PrivacyConfigError(f"target epsilon {target_epsilon:g} is met even by noise multiplier {low:g}: "
-                                 "it bounds nothing; choose a smaller target.")
+    else:
+        eps = functools.partial(compute_epsilon, sampling_rate=sampling_rate, steps=steps, delta=delta,
+                                accounting=accounting, conversion=conversion)
+        if eps(noise_multiplier=low) <= target_epsilon:
+            raise PrivacyConfigError(f"target epsilon {target_epsilon:g} is met even by noise multiplier {low:g}: "
+                                     "it bounds nothing; choose a smaller target.")
+        # Narrow the bracket to one doubling of σ: at σ near MAX_NOISE_MULTIPLIER and small q the subsampled RDP of
+        # older dp_accounting (0.4) rounds to a negative divergence and raises, which brentq cannot bracket over.
+        while 2 * low < high and eps(noise_multiplier=2 * low) > target_epsilon:
+            low *= 2
+        high = min(2 * low, high)
     try:
         sigma = dp_accounting.calibrate_dp_mechanism(
             lambda: make_accountant(accounting=accounting, conversion=conversion),
