@@ -17,7 +17,8 @@ real images (policy ``real_only``), batch 120, 30 epochs, D:G 1:1, learning rate
 decreasing to 0.052, one model per ε plus a non-private DCGAN; evaluated by image
 grids, the accuracy of a one-hidden-layer (10 units) real-vs-fake network (Figure 6.4)
 and the FID on that network's activations (Figure 6.5); image grids per epoch at the
-lowest ε show whether quality falls late in training. Beyond the paper, a standard
+lowest ε, and the judge's measures (below) after every epoch of every model, show whether
+quality falls late in training at low ε (§6.1). Beyond the paper, a standard
 measure: a judge — the same CNN trained once, non-privately, on the real training digits
 (cached in the run folder as ``judge.keras``, its test accuracy reported) — gives the FID
 on its penultimate features and the share of generated digits it labels with confidence
@@ -324,8 +325,10 @@ _MEASURES = {
 def _train_dcgan(config, ctx, real_train, real_test, label, dp, gan_config, judge) -> dict:
     """One DCGAN of the sweep, its real-vs-fake evaluation and the judge's measures (a unit, with its own streams)."""
     from tfdpfair import models
-    from tfdpfair.evaluation.synthetic import classifier_fid, confident_share, real_vs_fake
-    from tfdpfair.training.gan import GeneratedSamples, train_gan
+    from tfdpfair.evaluation.synthetic import real_vs_fake
+    from tfdpfair.training.gan import EpochMeasures, GeneratedSamples, train_gan
+
+    judged = _judge_measures(judge, real_test, threshold=config.judge_confidence) if judge is not None else None
 
     def fit(unit: experiment.Unit) -> dict:
         import numpy as np
@@ -339,23 +342,40 @@ def _train_dcgan(config, ctx, real_train, real_test, label, dp, gan_config, judg
         g = models.get("dcgan_generator", latent_dim=gan_config.latent_dim, image_shape=shape)
         d = models.get("dcgan_discriminator", image_shape=shape)
         watch = GeneratedSamples(n=10, seed=ctx.seed)
-        run = train_gan(g, d, real_train, None, dp=dp, config=gan_config, streams=unit.streams, callbacks=[watch],
-                        checkpoint_dir=unit.checkpoint_dir, resume=unit.resume)
-        fake_test = run.gan.generate_many(len(real_test), seed=2)
+        # the judge's measures after every epoch, on the generated test digits of the final evaluation (seed 2)
+        trace = EpochMeasures(judged, n=len(real_test), seed=_FAKE_TEST_SEED) if judged else None
+        run = train_gan(g, d, real_train, None, dp=dp, config=gan_config, streams=unit.streams,
+                        callbacks=[watch] + ([trace] if trace else []), checkpoint_dir=unit.checkpoint_dir,
+                        resume=unit.resume)
+        fake_test = run.gan.generate_many(len(real_test), seed=_FAKE_TEST_SEED)
         rvf = real_vs_fake(real_train=real_train, fake_train=run.gan.generate_many(len(real_train), seed=1),
                            real_test=real_test, fake_test=fake_test, epochs=config.eval_epochs, seed=ctx.seed)
-        out = {"accuracy": rvf.accuracy, "fid": rvf.fid}
-        if judge is not None:  # the judge reads images in [0, 1]
-            out["judge_fid"] = classifier_fid(judge=judge.model, real=(real_test + 1) / 2, fake=(fake_test + 1) / 2)
-            out["confident"] = confident_share(judge=judge.model, images=(fake_test + 1) / 2,
-                                               threshold=config.judge_confidence)
+        out = {"accuracy": rvf.accuracy, "fid": rvf.fid} | (judged(fake_test) if judged else {})
         print(f"DCGAN {label}: " + ", ".join(f"{_MEASURES[k][1]} {v:.3f}" for k, v in out.items())
               + f" ({run.seconds:.0f} s)", flush=True)
         images = np.stack(watch.images) if watch.images else run.gan.generate_many(10, seed=3)[None]
         return out | {"epoch_images": images, "seconds": run.seconds,
+                      "epoch_measures": {str(e): v for e, v in sorted(trace.values.items())} if trace else {},
                       "privacy": run.privacy.as_dict(f"DP-DCGAN {label}") if run.privacy else None}
 
     return ctx.unit(f"dcgan/{label}", fit)
+
+
+_FAKE_TEST_SEED = 2  # the generated test digits every measure of a DCGAN reads
+
+
+def _judge_measures(judge, real_test, *, threshold: float):
+    """images in the generator's [−1, 1] -> {"judge_fid", "confident"} against ``real_test`` (features computed once)."""
+    from tfdpfair.evaluation.synthetic import confident_share, fid_from_features, penultimate_features
+
+    real = penultimate_features(judge.model, (real_test + 1) / 2)  # the judge reads images in [0, 1]
+
+    def measure(images):
+        fake = (images + 1) / 2
+        return {"judge_fid": fid_from_features(real=real, fake=penultimate_features(judge.model, fake)),
+                "confident": confident_share(judge=judge.model, images=fake, threshold=threshold)}
+
+    return measure
 
 
 def _judge(config, ctx, train, test):
@@ -368,6 +388,40 @@ def _judge(config, ctx, train, test):
           flush=True)
     return judge_classifier(x_train=train.as_float(), y_train=train.y, x_test=test.as_float(), y_test=test.y,
                             model=config.model, epochs=config.judge_epochs, seed=0, path=ctx.out / "judge.keras")
+
+
+_TRACE_TABLE = "Quality during training: the judge's measures after epoch k (beyond the paper's Figures 6.1-6.3)"
+
+
+def _trace_epochs(epochs: int) -> Tuple[int, int, Tuple[int, ...]]:
+    """(early, final, reported) epochs of a run of ``epochs``: Wincott's 10 and 30 of 30, reported 5 / 10 / 20 / 30."""
+    early = max(1, round(epochs / 3))
+    reported = sorted({e for e in (round(epochs / 6), early, round(2 * epochs / 3), epochs) if 1 <= e <= epochs})
+    return early, epochs, tuple(reported)
+
+
+def _trace_findings(private, epochs: int):
+    """§6.1's claims on the epochs (judge measures): at the lowest ε quality peaks early and falls late (Wincott: ε =
+    1.5 looks better at epochs 5 and 10 than at 20 and 30); at the highest ε it rises to the end (ε ≥ 9). None when
+    the run is too short to have a middle (fewer than 6 epochs)."""
+    from tfdpfair.reporting.findings import beats_all
+
+    if epochs < 6 or not private:
+        return []
+    early, final, _ = _trace_epochs(epochs)
+    lowest, highest = min(private), max(private)
+    findings = []
+    for key in ("judge_fid", "confident"):
+        _, name, higher_is_better = _MEASURES[key]
+        kw = dict(table=_TRACE_TABLE, metric=key, higher_is_better=higher_is_better)
+        findings.append(beats_all(f"lowest ε: better at epoch {early} than at the end ({name})",
+                                  winner={"epsilon": lowest, "epoch": early},
+                                  others=[{"epsilon": lowest, "epoch": final}], **kw))
+        if highest != lowest:
+            findings.append(beats_all(f"highest ε: better at the end than at epoch {early} ({name})",
+                                      winner={"epsilon": highest, "epoch": final},
+                                      others=[{"epsilon": highest, "epoch": early}], **kw))
+    return [f.as_dict() for f in findings]
 
 
 def _gan_findings(private, measured):
@@ -393,7 +447,7 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
     import numpy as np
 
     from tfdpfair.reporting import ResultRow
-    from tfdpfair.reporting.figures import image_grid, plot_metric_vs_epsilon
+    from tfdpfair.reporting.figures import image_grid, plot_lines, plot_metric_vs_epsilon
 
     real_train, real_test = train.as_float() * 2 - 1, test.as_float() * 2 - 1  # the generator's tanh range
     steps, settings = _gan_settings(config, len(train))
@@ -403,7 +457,7 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
     if judge is not None:
         results.rows.append(ResultRow("Judge classifier (beyond the paper)", {"model": config.model},
                                       "test_accuracy", judge.accuracy, None))
-    samples, values, per_epoch = [], {}, None
+    samples, values, per_epoch, traces = [], {}, None, {}
     for label, eps, dp in settings:
         out = _train_dcgan(config, ctx, real_train, real_test, label, dp, _recipe(config, gan_config, dp), judge)
         if out["privacy"]:
@@ -416,6 +470,12 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
             if key in out:
                 values.setdefault(key, {})[eps if eps is not None else "non-private"] = out[key]
                 results.rows.append(ResultRow(table, setting, key, out[key], None))
+        trace = {int(e): v for e, v in out.get("epoch_measures", {}).items()}  # absent in units of older runs
+        if trace:
+            traces[label] = trace
+            for epoch in _trace_epochs(config.gan_epochs)[2]:
+                for key, value in trace.get(epoch, {}).items():
+                    results.rows.append(ResultRow(_TRACE_TABLE, setting | {"epoch": epoch}, key, value, None))
     private = list(config.gan_epsilons)
     figures["gan_samples_per_epsilon"] = image_grid(np.concatenate(samples), rows=len(samples), cols=10,
                                                     row_labels=[s[0] for s in settings])
@@ -430,7 +490,14 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
         figures[f"gan_samples_per_epoch_eps{lowest:g}"] = image_grid(
             np.concatenate(list(per_epoch)), rows=len(per_epoch), cols=10,
             row_labels=[f"epoch {i + 1}" for i in range(len(per_epoch))])
+    for key, figure in (("judge_fid", "judge_fid_per_epoch"), ("confident", "judge_confident_share_per_epoch")):
+        if traces:
+            figures[figure] = plot_lines({label: [(e, v[key]) for e, v in sorted(trace.items()) if v.get(key) is not None]
+                                          for label, trace in traces.items()}, xlabel="epoch",
+                                         ylabel=_MEASURES[key][1], title="after each epoch (Wincott §6.1)")
     results.findings += _gan_findings(private, values)
+    if len(traces) == len(settings):
+        results.findings += _trace_findings(private, config.gan_epochs)
     results.notes += [
         "DP-DCGAN: noise only on the real images' clipped gradients (policy real_only); σ calibrated per target ε "
         f"(classic) for {steps} discriminator steps at q = {config.gan.batch_size / len(train):.4g}; "
@@ -452,6 +519,15 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
           "FID on its penultimate features (real test digits vs as many generated ones) and the share of "
           f"generated digits whose top class probability exceeds {config.judge_confidence:g}."]
          if judge is not None else [])
+    if traces:
+        early, final, reported = _trace_epochs(config.gan_epochs)
+        results.notes.append(
+            f"Quality during training: after every epoch the judge measures the same {len(test)} generated digits as "
+            f"the final evaluation (so epoch {final}'s numbers are the tables'); the table keeps epochs "
+            f"{', '.join(map(str, reported))}, the figures every epoch. Wincott (§6.1): at ε = 1.5 the digits of "
+            "epochs 5 and 10 look better than those of 20 and 30, at ε ≥ 9 they improve throughout; "
+            + (f"the findings compare epoch {early} with epoch {final} at the lowest and the highest ε."
+               if config.gan_epochs >= 6 else "this run is too short to have a middle, so no finding compares epochs."))
 
 
 # %% The reproduction: both stages

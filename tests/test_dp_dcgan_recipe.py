@@ -36,3 +36,33 @@ def test_scale_one_trains_the_non_private_model_with_the_dp_recipe(dp_dcgan):
 def test_the_scale_must_be_a_positive_number(dp_dcgan, scale):
     with pytest.raises(ValueError, match="gan_nonprivate_lr_scale"):
         dataclasses.replace(dp_dcgan.PRESETS["quick"], gan_nonprivate_lr_scale=scale)
+
+
+def test_trace_epochs_are_wincotts_for_thirty_epochs_and_inside_any_run(dp_dcgan):
+    assert dp_dcgan._trace_epochs(30) == (10, 30, (5, 10, 20, 30))  # §6.1 shows epochs 5, 10, 20 and 30
+    assert dp_dcgan._trace_epochs(2) == (1, 2, (1, 2))
+    assert dp_dcgan._trace_epochs(1) == (1, 1, (1,))
+    for epochs in range(1, 61):
+        early, final, reported = dp_dcgan._trace_epochs(epochs)
+        assert 1 <= early <= final == epochs and early in reported and reported[-1] == epochs
+        assert all(1 <= e <= epochs for e in reported) and list(reported) == sorted(set(reported))
+
+
+def test_trace_findings_compare_an_early_epoch_with_the_last_at_the_lowest_and_highest_epsilon(dp_dcgan):
+    from tfdpfair.reporting.findings import Finding, effects
+
+    assert dp_dcgan._trace_findings([1.0, 10.0], epochs=5) == []  # no middle to compare
+    findings = [Finding.from_dict(f) for f in dp_dcgan._trace_findings([10.0, 1.0, 3.0], epochs=30)]
+    assert len(findings) == 4
+    fid = {eps: {epoch: 50.0 for epoch in (10, 30)} for eps in (1.0, 10.0)}
+    fid[1.0][30] = 80.0  # the lowest ε degrades late; the highest improves
+    fid[10.0][30] = 20.0
+    share = {eps: {10: 0.5, 30: 0.4} for eps in (1.0, 10.0)}  # both lose confident digits late
+    rows = [{"table": dp_dcgan._TRACE_TABLE, "setting": {"epsilon": eps, "epoch": epoch}, "metric": metric,
+             "ours": value} for metric, table in (("judge_fid", fid), ("confident", share))
+            for eps, by_epoch in table.items() for epoch, value in by_epoch.items()]
+    got = {f.claim: effects(f, rows) for f in findings}
+    assert got == {"lowest ε: better at epoch 10 than at the end (judge FID)": [30.0],
+                   "highest ε: better at the end than at epoch 10 (judge FID)": [30.0],
+                   "lowest ε: better at epoch 10 than at the end (confident share)": [pytest.approx(0.1)],
+                   "highest ε: better at the end than at epoch 10 (confident share)": [pytest.approx(-0.1)]}

@@ -108,6 +108,54 @@ def test_generated_samples_keep_one_grid_per_epoch():
     assert not np.allclose(watch.images[0], watch.images[-1])
 
 
+def _mean_and_spread(images):
+    return {"mean": float(np.mean(images)), "std": float(np.std(images))}
+
+
+@pytest.mark.parametrize("conditional", [True, False])
+def test_epoch_measures_measure_each_epoch_on_the_images_a_final_evaluation_draws(conditional):
+    from tfdpfair.training.gan import EpochMeasures
+
+    gan = _gan(conditional=conditional)
+    x, y = _data(40)
+    trace = EpochMeasures(_mean_and_spread, n=12, seed=5)
+    gan.fit(x, y if conditional else None, batch_size=10, epochs=3, verbose=0, callbacks=[trace])
+    assert sorted(trace.values) == [1, 2, 3] and trace.values[1] != trace.values[3]
+    labels = np.arange(12) % 3 if conditional else None
+    assert trace.values[3] == _mean_and_spread(gan.generate_many(12, labels=labels, seed=5))
+
+
+def test_epoch_measures_store_a_diverged_value_as_none_and_refuse_no_images():
+    from tfdpfair.training.gan import EpochMeasures
+
+    gan = _gan(conditional=False)
+    trace = EpochMeasures(lambda images: {"fid": float("nan"), "share": 0.25}, n=2)
+    gan.fit(_data(20)[0], batch_size=10, epochs=1, verbose=0, callbacks=[trace])
+    assert trace.values == {1: {"fid": None, "share": 0.25}}
+    with pytest.raises(ValueError, match="n >= 1"):
+        EpochMeasures(_mean_and_spread, n=0)
+
+
+def test_epoch_measures_survive_a_resume_and_equal_an_uninterrupted_run(tmp_path):
+    from tfdpfair.training.gan import EpochMeasures, GANTrainConfig, train_gan
+
+    x, _ = _data(40)
+
+    def fit(max_steps, directory, resume):
+        keras.utils.set_random_seed(0)
+        g = models.get("dcgan_generator", latent_dim=8, image_shape=(8, 8, 1))
+        d = models.get("dcgan_discriminator", image_shape=(8, 8, 1))
+        trace = EpochMeasures(_mean_and_spread, n=6, seed=1)
+        train_gan(g, d, x, None, dp=DPConfig(noise_multiplier=1.0), verbose=0, callbacks=[trace],
+                  config=GANTrainConfig(batch_size=10, max_steps=max_steps, latent_dim=8), seed=3,
+                  checkpoint_dir=directory, resume=resume)
+        return trace.values
+
+    whole = fit(12, tmp_path / "whole", False)  # 4 generator steps an epoch: 3 epochs
+    fit(4, tmp_path / "parts", False)
+    assert sorted(whole) == [1, 2, 3] and fit(12, tmp_path / "parts", True) == whole
+
+
 def test_generate_many_returns_n_images_across_chunks_with_the_given_labels():
     gan = _gan(conditional=True)
     seen = []

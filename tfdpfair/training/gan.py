@@ -311,3 +311,39 @@ class GeneratedSamples(keras.callbacks.Callback):
         if gan.num_classes is not None:
             z = tf.concat([z, tf.one_hot(tf.range(self.n) % gan.num_classes, gan.num_classes)], axis=1)
         self.images.append(gan.generator(z, training=False).numpy())
+
+
+class EpochMeasures(keras.callbacks.Callback):
+    """Measures the generator at the end of every epoch, on ``n`` images for fixed noise (quality during training).
+
+    ``measure(images) -> {name: float}`` gets the generator's output (its own range, e.g. [−1, 1]
+    for tanh) of ``n`` images drawn as ``DPGAN.generate_many(n, seed=seed)`` draws them, labels
+    ``i mod num_classes`` for a conditional GAN: with the seed and n of a final evaluation, the last
+    epoch's values are that evaluation's. The values survive a resume through the epoch checkpoint.
+
+    Attributes:
+      values: ``{epoch (1-based): {name: value}}``; a value that is not finite (a diverged
+        generator) is stored as None.
+    """
+
+    def __init__(self, measure, *, n: int, seed: int = 0):
+        super().__init__()
+        if n < 1:
+            raise InputError(f"EpochMeasures needs n >= 1 images, got {n}")
+        self.measure = measure
+        self.n = n
+        self.seed = seed
+        self.values = {}
+
+    def checkpoint_state(self) -> dict:
+        """What ``EpochCheckpoint`` saves (JSON: epochs as text keys)."""
+        return {"values": {str(epoch): dict(v) for epoch, v in self.values.items()}}
+
+    def restore_checkpoint_state(self, state: dict) -> None:
+        self.values = {int(epoch): dict(v) for epoch, v in state["values"].items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        gan = self.model
+        labels = None if gan.num_classes is None else np.arange(self.n) % gan.num_classes
+        measured = self.measure(gan.generate_many(self.n, labels=labels, seed=self.seed))
+        self.values[epoch + 1] = {k: (float(v) if np.isfinite(v) else None) for k, v in measured.items()}
