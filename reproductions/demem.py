@@ -50,7 +50,7 @@ minute (the tests). CIFAR-100 runs with ``--set dataset=cifar100`` and TFDS data
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 from tfdpfair import experiment, validation
 from tfdpfair.data import SOURCES, names as dataset_names
@@ -327,7 +327,10 @@ def _train_pool(config, ctx, x, y, num_classes, setting: Setting) -> dict:
         # Carlini et al.'s reference code pools the targets' scores into one ROC: its resolution is 1/(all the
         # targets' non-member scores), so it reaches the paper's 0.1 % where one target's 500 non-members cannot
         pooled = {f"{level:g}": result.pooled_tpr_at_fpr[level] for level in FPRS}
-        return {"natural": natural, "robust": robust, "tpr": tpr, "pooled_tpr": pooled,
+        # ... and its 95 % bootstrap interval over the targets (one ROC alone has no spread)
+        interval = {f"{level:g}": None if result.pooled_tpr_interval[level] is None
+                    else list(result.pooled_tpr_interval[level]) for level in FPRS}
+        return {"natural": natural, "robust": robust, "tpr": tpr, "pooled_tpr": pooled, "pooled_interval": interval,
                 "auc": result.per_target["auc"].tolist(),
                 "non_members": int(result.per_target["non_members"].min()),
                 "directory": str(directory.relative_to(ctx.out)),  # for a reader; the run folder may move
@@ -393,21 +396,30 @@ def _text(mean, std) -> str:
     return "below resolution" if mean is None else f"{100 * mean:.2f} ± {100 * std:.2f} %"
 
 
-def _pooled_text(value: Union[float, None, str]) -> str:
-    """A TPR pooled over targets (in [0, 1]) as a percentage; None below resolution, MISSING not stored."""
+def _pooled_text(value: Union[float, None, str], interval: Union[Sequence[float], None, str] = None) -> str:
+    """A TPR pooled over targets (in [0, 1]) as a percentage, with its bootstrap interval over targets when there is
+    one; None below resolution, MISSING not stored."""
     if value is MISSING:
         return "not stored (an older tfdpfair scored this run folder: a new --out rescores it)"
-    return "below resolution" if value is None else f"{100 * value:.2f} %"
+    if value is None:
+        return "below resolution"
+    if interval in (None, MISSING):
+        return f"{100 * value:.2f} %"
+    return f"{100 * value:.2f} % [{100 * interval[0]:.2f}, {100 * interval[1]:.2f}]"
 
 
 def _summary(pools: Dict[str, dict]) -> Dict[str, dict]:
     """Each pool's numbers over its targets: (mean, std) of natural and robust accuracy, AUC and the TPR at each
-    FPR level (None, None below resolution), and ``pooled@<level>``: the TPR of one ROC over all targets' scores
-    (None below resolution; MISSING in a pool unit stored before it was kept)."""
+    FPR level (None, None below resolution), ``pooled@<level>``: the TPR of one ROC over all targets' scores
+    (None below resolution; MISSING in a pool unit stored before it was kept), and ``pooled_ci@<level>``: its 95 %
+    bootstrap interval over targets ((low, high); None below resolution; MISSING in units stored before)."""
     return {name: {"natural": _mean_std(p["natural"]), "robust": _mean_std(p["robust"]), "auc": _mean_std(p["auc"]),
                    **{f"tpr@{level:g}": _mean_std(p["tpr"][f"{level:g}"]) for level in FPRS},
                    **{f"pooled@{level:g}": p["pooled_tpr"][f"{level:g}"] if "pooled_tpr" in p else MISSING
-                      for level in FPRS}}
+                      for level in FPRS},
+                   **{f"pooled_ci@{level:g}": (None if p["pooled_interval"][f"{level:g}"] is None
+                                               else tuple(p["pooled_interval"][f"{level:g}"]))
+                      if "pooled_interval" in p else MISSING for level in FPRS}}
             for name, p in pools.items()}
 
 
@@ -474,18 +486,21 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
                                               paper[2] if paper else None))
             print(f"{label:<18} natural {_text(*s['natural'])}, robust {_text(*s['robust'])}, "
                   f"TPR@1% {_text(*s['tpr@0.01'])}, TPR@0.1% {_text(*s['tpr@0.001'])} (pooled "
-                  f"{_pooled_text(s['pooled@0.001'])}), TPR@0.001% {_text(*s['tpr@1e-05'])}", flush=True)
+                  f"{_pooled_text(s['pooled@0.001'], s['pooled_ci@0.001'])}), TPR@0.001% {_text(*s['tpr@1e-05'])}",
+                  flush=True)
             results.notes.append(f"Table 2, {label}: natural {_text(*s['natural'])}, robust {_text(*s['robust'])}, "
                                  f"TPR @ 1% FPR {_text(*s['tpr@0.01'])}, @ 0.1% {_text(*s['tpr@0.001'])}, @ 0.001% "
                                  f"{_text(*s['tpr@1e-05'])}, AUC {s['auc'][0]:.3f} ± {s['auc'][1]:.3f} (mean ± std "
                                  f"over {config.targets} targets); pooled over the targets, TPR @ 0.1% FPR "
-                                 f"{_pooled_text(s['pooled@0.001'])}.")
+                                 f"{_pooled_text(s['pooled@0.001'], s['pooled_ci@0.001'])}.")
         results.notes += _demem_findings(config, wanted["table2"], summary)
         if any(summary[s.name]["tpr@0.001"][0] is None and summary[s.name]["pooled@0.001"] not in (None, MISSING)
                for s in wanted["table2"]):
             results.notes.append("The findings judge DeMem at the lowest FPR every target resolves, where the "
                                  "targets give a spread; the TPRs at 0.1 % FPR pooled over the targets are one ROC "
-                                 "per setting, without an interval: read them as a direction only.")
+                                 "per setting, given with a 95 % percentile bootstrap interval over the targets "
+                                 "(targets resampled with replacement, 1,000 times): settings whose intervals "
+                                 "overlap are not told apart at 0.1 %.")
     if "table1" in config.stages:
         for setting in wanted["table1"]:
             label = "PGD-AT + DP-SGD" if setting.dp else "PGD-AT"

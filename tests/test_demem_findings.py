@@ -70,12 +70,14 @@ def test_figures_plot_the_tpr_every_setting_resolves(demem, settings, key):
     assert label.startswith("TPR at 1% FPR") == (key == "tpr@0.01") and ("pooled" in label) == (key == "pooled@0.001")
 
 
-def _pool(pooled=None) -> dict:
-    """A stored pool unit of two targets; ``pooled`` None = a unit stored before the pooled TPR was kept."""
+def _pool(pooled=None, interval=None) -> dict:
+    """A stored pool unit of two targets; ``pooled`` / ``interval`` None = a unit stored before they were kept."""
     unit = {"natural": [0.3, 0.5], "robust": [0.2, 0.2], "auc": [0.6, 0.8],
             "tpr": {"0.01": [0.04, 0.08], "0.001": [None, None], "1e-05": [None, None]}}
     if pooled is not None:
         unit["pooled_tpr"] = {"0.01": 0.06, "0.001": pooled, "1e-05": None}
+    if interval is not None:
+        unit["pooled_interval"] = {"0.01": [0.05, 0.07], "0.001": interval, "1e-05": None}
     return unit
 
 
@@ -93,3 +95,12 @@ def test_summary_keeps_pooled_tprs_and_marks_old_units_missing_not_below_resolut
 @pytest.mark.parametrize("non_members, fpr", [(999, 0.01), (1000, 0.001), (5000, 0.001), (500, 0.01)])
 def test_figure1_uses_the_papers_fpr_only_where_each_target_resolves_it(demem, non_members, fpr):
     assert demem._figure1_fpr(non_members) == fpr
+
+
+def test_summary_keeps_the_pooled_intervals_and_the_text_shows_them(demem):
+    summary = demem._summary({"new": _pool(pooled=0.02, interval=[0.011, 0.034]), "older": _pool(pooled=0.02),
+                              "old": _pool()})
+    assert summary["new"]["pooled_ci@0.001"] == (0.011, 0.034) and summary["new"]["pooled_ci@1e-05"] is None
+    assert summary["older"]["pooled_ci@0.001"] is demem.MISSING and summary["old"]["pooled_ci@0.01"] is demem.MISSING
+    text = {name: demem._pooled_text(s["pooled@0.001"], s["pooled_ci@0.001"]) for name, s in summary.items()}
+    assert text["new"] == "2.00 % [1.10, 3.40]" and text["older"] == "2.00 %" and "not stored" in text["old"]

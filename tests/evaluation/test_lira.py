@@ -414,3 +414,48 @@ def test_classifier_trainer_draws_secure_noise_when_asked(secure, monkeypatch):
     assert trainer.setting.get("secure", False) is secure
     draws = [streams.numpy_rng("noise", 0).standard_normal(4) for _ in range(2)]
     assert np.array_equal(*draws) is (not secure)
+
+
+def _targets(separations, *, examples=2000, seed=0):
+    """(scores, members): one row a target, members' scores shifted up by that target's separation."""
+    rng = np.random.default_rng(seed)
+    members = np.zeros((len(separations), examples), bool)
+    members[:, : examples // 2] = True
+    scores = rng.normal(size=members.shape) + np.asarray(separations, float)[:, None] * members
+    return scores, members
+
+
+def test_pooled_tpr_interval_collapses_for_identical_targets_and_widens_with_their_spread():
+    from tfdpfair.evaluation.lira import pooled_tpr_intervals, tpr_at_fpr
+
+    scores, members = _targets([1.5])
+    same = pooled_tpr_intervals(np.repeat(scores, 5, 0), np.repeat(members, 5, 0), fprs=[0.01])[0.01]
+    point = tpr_at_fpr(member_scores=scores[members], non_member_scores=scores[~members], fpr=0.01)
+    assert same == pytest.approx((point, point))  # every resample pools the same scores
+    alike = pooled_tpr_intervals(*_targets([1.5] * 6), fprs=[0.01])[0.01]
+    scores, members = _targets([0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    apart = pooled_tpr_intervals(scores, members, fprs=[0.01])[0.01]
+    assert apart[0] < tpr_at_fpr(member_scores=scores[members], non_member_scores=scores[~members], fpr=0.01) < apart[1]
+    assert apart[1] - apart[0] > 3 * (alike[1] - alike[0])
+
+
+def test_pooled_tpr_interval_is_none_below_resolution_or_with_one_target_and_checks_its_input():
+    from tfdpfair.evaluation.lira import pooled_tpr_intervals
+
+    scores, members = _targets([1.0, 2.0], examples=200)  # 100 non-members a target: pooled 100-200 scores
+    got = pooled_tpr_intervals(scores, members, fprs=[0.1, 0.001])
+    assert got[0.001] is None and got[0.1] is not None and got[0.1][0] <= got[0.1][1]
+    assert pooled_tpr_intervals(scores[:1], members[:1], fprs=[0.1]) == {0.1: None}
+    assert pooled_tpr_intervals(scores, members, fprs=[0.1], seed=3) == pooled_tpr_intervals(scores, members,
+                                                                                            fprs=[0.1], seed=3)
+    with pytest.raises(ValueError, match="same"):
+        pooled_tpr_intervals(scores, members[:, :10], fprs=[0.1])
+    with pytest.raises(ValueError, match="confidence"):
+        pooled_tpr_intervals(scores, members, fprs=[0.1], confidence=1.0)
+
+
+def test_run_lira_keeps_the_pooled_intervals():
+    result = run_lira(_synthetic_shadows(), targets=[0, 1, 2])
+    assert result.pooled_tpr_interval[0.001] is None  # as the pooled TPR: 450 scores do not resolve 0.1 %
+    low, high = result.pooled_tpr_interval[0.01]
+    assert 0 <= low <= high <= 1 and low < result.pooled_tpr_at_fpr[0.01] + 0.05

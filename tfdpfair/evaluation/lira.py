@@ -473,6 +473,40 @@ def tpr_at_fpr(*, member_scores: np.ndarray, non_member_scores: np.ndarray, fpr:
     return float(np.mean(np.asarray(member_scores) > threshold))
 
 
+def pooled_tpr_intervals(scores: np.ndarray, members: np.ndarray, *, fprs: Sequence[float], resamples: int = 1000,
+                         confidence: float = 0.95, seed: int = 0) -> Dict[float, Optional[Tuple[float, float]]]:
+    """Percentile bootstrap interval over targets of the pooled ROC's TPR at each of ``fprs`` (``run_lira``'s pooled TPR).
+
+    ``scores`` and ``members`` are (targets, examples): each resample draws as many targets with
+    replacement and pools their scores, so the interval covers the spread between target models
+    that one ROC over all of them hides. A level gets None when some resample cannot resolve it
+    (fewer than 1/fpr non-member scores), and every level with a single target.
+    """
+    scores, members = np.asarray(scores, np.float64), np.asarray(members, bool)
+    if scores.shape != members.shape or scores.ndim != 2:
+        raise InputError(f"scores {scores.shape} and members {members.shape} must be the same (targets, examples)")
+    if not 0 < confidence < 1 or resamples < 1:
+        raise InputError(f"need 0 < confidence < 1 and resamples >= 1, got {confidence}, {resamples}")
+    targets = len(scores)
+    if targets < 2:
+        return {fpr: None for fpr in fprs}
+    rng = np.random.default_rng(seed)
+    values = {fpr: [] for fpr in fprs}
+    unresolved = set()
+    for _ in range(resamples):
+        drawn = rng.integers(0, targets, targets)
+        inside, outside = scores[drawn][members[drawn]], scores[drawn][~members[drawn]]
+        for fpr in set(fprs) - unresolved:
+            value = tpr_at_fpr(member_scores=inside, non_member_scores=outside, fpr=fpr)
+            if value is None:
+                unresolved.add(fpr)
+            else:
+                values[fpr].append(value)
+    tail = 100 * (1 - confidence) / 2
+    return {fpr: None if fpr in unresolved else tuple(float(b) for b in np.percentile(values[fpr], [tail, 100 - tail]))
+            for fpr in fprs}
+
+
 def log_roc(*, member_scores: np.ndarray, non_member_scores: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """TPR on an FPR ``grid``, linearly interpolated between the ROC's points, for averaging curves over targets."""
     from sklearn.metrics import roc_curve
@@ -497,6 +531,8 @@ class LiraResult:
         that one target cannot.
       roc: (fpr grid, mean TPR) on a log grid from 1/non-members to 1.
       scores: (targets, examples) scores, rows in the order of ``per_target``.
+      pooled_tpr_interval: level → 95 % bootstrap interval over targets of the pooled TPR
+        (``pooled_tpr_intervals``; None below resolution or with one target).
     """
 
     variant: str
@@ -507,6 +543,7 @@ class LiraResult:
     pooled_tpr_at_fpr: Mapping[float, Optional[float]]
     roc: Tuple[np.ndarray, np.ndarray]
     scores: np.ndarray
+    pooled_tpr_interval: Mapping[float, Optional[Tuple[float, float]]] = dataclasses.field(default_factory=dict)
 
     def rows(self) -> List[dict]:
         """Flat records for results tables: AUC and each TPR level (None = below resolution)."""
@@ -549,9 +586,10 @@ def run_lira(shadows: ShadowModels, *, targets: Optional[Sequence[int]] = None, 
     stacked = np.stack(all_scores)
     pooled = {level: tpr_at_fpr(member_scores=stacked[members], non_member_scores=stacked[~members], fpr=level)
               for level in fpr_levels}
+    intervals = pooled_tpr_intervals(stacked, members, fprs=fpr_levels)
     return LiraResult(variant="online" if online else "offline", per_target=table, auc=float(table["auc"].mean()),
                       auc_std=float(table["auc"].std(ddof=0)), tpr_at_fpr=tpr, pooled_tpr_at_fpr=pooled,
-                      roc=(grid, np.mean(curves, axis=0)), scores=stacked)
+                      roc=(grid, np.mean(curves, axis=0)), scores=stacked, pooled_tpr_interval=intervals)
 
 
 # %% Memorization
