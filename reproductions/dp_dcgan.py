@@ -499,7 +499,7 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
     for key, figure in (("judge_fid", "judge_fid_per_epoch"), ("confident", "judge_confident_share_per_epoch")):
         if traces:
             figures[figure] = plot_lines({label: [(e, v[key]) for e, v in sorted(trace.items()) if v.get(key) is not None]
-                                          for label, trace in traces.items()}, xlabel="epoch",
+                                          for label, trace in traces.items()}, xlabel="epoch", integer_x=True,
                                          ylabel=_MEASURES[key][1], title="after each epoch (Wincott §6.1)")
     results.findings += _gan_findings(private, values)
     if len(traces) == len(settings):

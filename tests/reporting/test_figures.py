@@ -23,6 +23,17 @@ def test_plot_lines_categorical_with_intervals_and_styles():
     assert [tuple(seg[:, 1]) for seg in ranges] == [(0.5, 1.5), (1.5, 2.5), (2.0, 4.0)]
 
 
+def test_plot_lines_integer_x_ticks_whole_numbers_only():
+    fig = plot_lines({"eps=1": [(1, 9.0), (2, 7.5), (3, 8.0)]}, xlabel="epoch", ylabel="FID", integer_x=True)
+    fig.canvas.draw()
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    free = plot_lines({"eps=1": [(1, 9.0), (2, 7.5), (3, 8.0)]}, xlabel="epoch", ylabel="FID")
+    free.canvas.draw()
+    assert not all(float(t).is_integer() for t in free.axes[0].get_xticks())  # matplotlib's default: 1.0, 1.25, ...
+    plt.close("all")
+
+
 def test_plot_step_curves_has_a_panel_per_run():
     records = [{"step": 0, "accuracy": 0.5, "accuracy[f]": 0.5}, {"step": 10, "accuracy": 0.8, "accuracy[f]": 0.9}]
     fig = plot_step_curves({"run 1": records, "run 2": records}, keys=("accuracy", "accuracy[f]"),

@@ -79,11 +79,12 @@ def plot_metric_vs_epsilon(points, *, ylabel: str, reference=None, reference_lab
 
 
 def plot_lines(series, *, xlabel: str, ylabel: str, title: str = "", intervals=None, xticks=None,
-               categorical_x: bool = False, styles=None) -> "plt.Figure":
+               categorical_x: bool = False, integer_x: bool = False, styles=None) -> "plt.Figure":
     """One line per label: ``series`` = {label: [(x, y), ...]}.
 
     ``intervals`` = {label: [(low, high), ...]} (same order as the points) draws error bars;
     ``categorical_x`` places the x values evenly, labelled as given (e.g. imbalance levels);
+    ``integer_x`` puts ticks on whole numbers only (epochs);
     ``styles`` = {label: matplotlib line keywords} (e.g. ``{"color": "C0", "linestyle": "--"}``).
     """
     fig, ax = plt.subplots(figsize=(5.0, 3.6))
@@ -101,6 +102,10 @@ def plot_lines(series, *, xlabel: str, ylabel: str, title: str = "", intervals=N
         ax.set_xticklabels([str(c) for c in (xticks or categories)])
     elif xticks is not None:
         ax.set_xticks(list(xticks))
+    elif integer_x:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
