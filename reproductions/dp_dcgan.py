@@ -322,13 +322,12 @@ _MEASURES = {
 }
 
 
-def _train_dcgan(config, ctx, real_train, real_test, label, dp, gan_config, judge) -> dict:
-    """One DCGAN of the sweep, its real-vs-fake evaluation and the judge's measures (a unit, with its own streams)."""
+def _train_dcgan(config, ctx, real_train, real_test, label, dp, gan_config, judged) -> dict:
+    """One DCGAN of the sweep, its real-vs-fake evaluation and the judge's measures (``judged``: images -> measures,
+    None without a judge); a unit, with its own streams."""
     from tfdpfair import models
     from tfdpfair.evaluation.synthetic import real_vs_fake
     from tfdpfair.training.gan import EpochMeasures, GeneratedSamples, train_gan
-
-    judged = _judge_measures(judge, real_test, threshold=config.judge_confidence) if judge is not None else None
 
     def fit(unit: experiment.Unit) -> dict:
         import numpy as np
@@ -402,8 +401,8 @@ def _trace_epochs(epochs: int) -> Tuple[int, int, Tuple[int, ...]]:
 
 def _trace_findings(private, epochs: int):
     """§6.1's claims on the epochs (judge measures): at the lowest ε quality peaks early and falls late (Wincott: ε =
-    1.5 looks better at epochs 5 and 10 than at 20 and 30); at the highest ε it rises to the end (ε ≥ 9). None when
-    the run is too short to have a middle (fewer than 6 epochs)."""
+    1.5 looks better at epochs 5 and 10 than at 20 and 30); at the highest ε it rises to the end (ε ≥ 9). No
+    findings ([]) when the run is too short to have a middle (fewer than 6 epochs)."""
     from tfdpfair.reporting.findings import beats_all
 
     if epochs < 6 or not private:
@@ -460,8 +459,9 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
     # trained non-private first, then by rising ε (every model has its own streams and the same initial weights, so
     # the order changes no number): the baseline every DP model is judged against shows in the first hour of a
     # paper run, not the last; reported in the paper's order
+    judged = _judge_measures(judge, real_test, threshold=config.judge_confidence) if judge is not None else None
     trained = {label: _train_dcgan(config, ctx, real_train, real_test, label, dp, _recipe(config, gan_config, dp),
-                                   judge)
+                                   judged)
                for label, _, dp in sorted(settings, key=lambda s: -1 if s[1] is None else s[1])}
     samples, values, per_epoch, traces = [], {}, None, {}
     for label, eps, dp in settings:
@@ -502,7 +502,7 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
                                           for label, trace in traces.items()}, xlabel="epoch", integer_x=True,
                                          ylabel=_MEASURES[key][1], title="after each epoch (Wincott §6.1)")
     results.findings += _gan_findings(private, values)
-    if len(traces) == len(settings):
+    if len(traces) == len(settings) and all(set(_trace_epochs(config.gan_epochs)[2]) <= set(t) for t in traces.values()):
         results.findings += _trace_findings(private, config.gan_epochs)
     results.notes += [
         "DP-DCGAN: noise only on the real images' clipped gradients (policy real_only); σ calibrated per target ε "

@@ -104,3 +104,16 @@ def test_summary_keeps_the_pooled_intervals_and_the_text_shows_them(demem):
     assert summary["older"]["pooled_ci@0.001"] is demem.MISSING and summary["old"]["pooled_ci@0.01"] is demem.MISSING
     text = {name: demem._pooled_text(s["pooled@0.001"], s["pooled_ci@0.001"]) for name, s in summary.items()}
     assert text["new"] == "2.00 % [1.10, 3.40]" and text["older"] == "2.00 %" and "not stored" in text["old"]
+
+
+def test_figures_get_error_bars_only_for_pooled_tprs_every_point_of_which_has_an_interval(demem):
+    summary = demem._summary({"a": _pool(pooled=0.02, interval=[0.01, 0.03]), "b": _pool(pooled=0.03, interval=[0.02, 0.05]),
+                              "old": _pool(pooled=0.02)})
+    assert demem._pooled_intervals(summary, "pooled@0.001", {"line": ["a", "b"]}) == {"line": [(0.01, 0.03), (0.02, 0.05)]}
+    assert demem._pooled_intervals(summary, "pooled@0.001", {"line": ["a", "old"]}) is None  # one point lacks it
+    assert demem._pooled_intervals(summary, "tpr@0.01", {"line": ["a", "b"]}) is None  # a mean over targets: no bars
+
+
+def test_change_text_is_in_percentage_points(demem):
+    assert demem._change_text((0.0158, -0.002, 0.031)) == "+1.58 points [-0.20, +3.10]"
+    assert demem._change_text(None) == "below resolution"

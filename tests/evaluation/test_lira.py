@@ -429,12 +429,13 @@ def test_pooled_tpr_interval_collapses_for_identical_targets_and_widens_with_the
     from tfdpfair.evaluation.lira import pooled_tpr_intervals, tpr_at_fpr
 
     scores, members = _targets([1.5])
-    same = pooled_tpr_intervals(np.repeat(scores, 5, 0), np.repeat(members, 5, 0), fprs=[0.01])[0.01]
+    same = pooled_tpr_intervals(scores=np.repeat(scores, 5, 0), members=np.repeat(members, 5, 0), fprs=[0.01])[0.01]
     point = tpr_at_fpr(member_scores=scores[members], non_member_scores=scores[~members], fpr=0.01)
     assert same == pytest.approx((point, point))  # every resample pools the same scores
-    alike = pooled_tpr_intervals(*_targets([1.5] * 6), fprs=[0.01])[0.01]
+    scores, members = _targets([1.5] * 6)
+    alike = pooled_tpr_intervals(scores=scores, members=members, fprs=[0.01])[0.01]
     scores, members = _targets([0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
-    apart = pooled_tpr_intervals(scores, members, fprs=[0.01])[0.01]
+    apart = pooled_tpr_intervals(scores=scores, members=members, fprs=[0.01])[0.01]
     assert apart[0] < tpr_at_fpr(member_scores=scores[members], non_member_scores=scores[~members], fpr=0.01) < apart[1]
     assert apart[1] - apart[0] > 3 * (alike[1] - alike[0])
 
@@ -442,20 +443,42 @@ def test_pooled_tpr_interval_collapses_for_identical_targets_and_widens_with_the
 def test_pooled_tpr_interval_is_none_below_resolution_or_with_one_target_and_checks_its_input():
     from tfdpfair.evaluation.lira import pooled_tpr_intervals
 
-    scores, members = _targets([1.0, 2.0], examples=200)  # 100 non-members a target: pooled 100-200 scores
-    got = pooled_tpr_intervals(scores, members, fprs=[0.1, 0.001])
-    assert got[0.001] is None and got[0.1] is not None and got[0.1][0] <= got[0.1][1]
-    assert pooled_tpr_intervals(scores[:1], members[:1], fprs=[0.1]) == {0.1: None}
-    assert pooled_tpr_intervals(scores, members, fprs=[0.1], seed=3) == pooled_tpr_intervals(scores, members,
-                                                                                            fprs=[0.1], seed=3)
+    scores, members = _targets([1.0, 2.0], examples=200)  # 100 non-members a target: 200 pooled
+    got = pooled_tpr_intervals(scores=scores, members=members, fprs=[0.1, 0.005, 0.001])
+    assert got[0.001] is None and got[0.1][0] <= got[0.1][1] and got[0.005] is not None  # 1/200 resolves 0.5 %
+    members[1, :30] = False  # target 1 has 130 non-members, target 0 still 100: a resample of target 0 twice has 200
+    assert pooled_tpr_intervals(scores=scores, members=members, fprs=[0.005])[0.005] is not None
+    members[0, 100:110] = True  # target 0 now 90: two draws of it pool 180 < 1/0.5 %, whatever the seed
+    assert all(pooled_tpr_intervals(scores=scores, members=members, fprs=[0.005], seed=seed)[0.005] is None
+               for seed in range(5))
+    assert pooled_tpr_intervals(scores=scores[:1], members=members[:1], fprs=[0.1]) == {0.1: None}
+    assert (pooled_tpr_intervals(scores=scores, members=members, fprs=[0.1], seed=3)
+            == pooled_tpr_intervals(scores=scores, members=members, fprs=[0.1], seed=3))
     with pytest.raises(ValueError, match="same"):
-        pooled_tpr_intervals(scores, members[:, :10], fprs=[0.1])
+        pooled_tpr_intervals(scores=scores, members=members[:, :10], fprs=[0.1])
     with pytest.raises(ValueError, match="confidence"):
-        pooled_tpr_intervals(scores, members, fprs=[0.1], confidence=1.0)
+        pooled_tpr_intervals(scores=scores, members=members, fprs=[0.1], confidence=1.0)
+
+
+def test_pooled_tpr_difference_is_paired_by_target():
+    from tfdpfair.evaluation.lira import pooled_tpr_difference, pooled_tpr_intervals
+
+    # targets differ a lot from each other, and the treated setting is each target's scores with members lowered
+    # a little: unpaired intervals overlap, the paired difference excludes 0
+    base, members = _targets([0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 1.2, 2.2])
+    treated = base - 0.3 * members
+    (diff, low, high), = pooled_tpr_difference(scores=treated, baseline_scores=base, members=members,
+                                               fprs=[0.01]).values()
+    assert low <= diff <= high < 0
+    a = pooled_tpr_intervals(scores=treated, members=members, fprs=[0.01])[0.01]
+    b = pooled_tpr_intervals(scores=base, members=members, fprs=[0.01])[0.01]
+    assert a[1] > b[0]  # the unpaired intervals overlap
+    same = pooled_tpr_difference(scores=base, baseline_scores=base, members=members, fprs=[0.01, 1e-5])
+    assert same == {0.01: (0.0, 0.0, 0.0), 1e-5: None}
 
 
 def test_run_lira_keeps_the_pooled_intervals():
     result = run_lira(_synthetic_shadows(), targets=[0, 1, 2])
     assert result.pooled_tpr_interval[0.001] is None  # as the pooled TPR: 450 scores do not resolve 0.1 %
     low, high = result.pooled_tpr_interval[0.01]
-    assert 0 <= low <= high <= 1 and low < result.pooled_tpr_at_fpr[0.01] + 0.05
+    assert 0 <= low <= high <= 1 and low - 0.05 < result.pooled_tpr_at_fpr[0.01] < high + 0.05

@@ -27,10 +27,7 @@ def test_plot_lines_integer_x_ticks_whole_numbers_only():
     fig = plot_lines({"eps=1": [(1, 9.0), (2, 7.5), (3, 8.0)]}, xlabel="epoch", ylabel="FID", integer_x=True)
     fig.canvas.draw()
     ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
-    assert ticks and all(float(t).is_integer() for t in ticks)
-    free = plot_lines({"eps=1": [(1, 9.0), (2, 7.5), (3, 8.0)]}, xlabel="epoch", ylabel="FID")
-    free.canvas.draw()
-    assert not all(float(t).is_integer() for t in free.axes[0].get_xticks())  # matplotlib's default: 1.0, 1.25, ...
+    assert len(ticks) == 3 and all(float(t).is_integer() for t in ticks)
     plt.close("all")
 
 

@@ -43,3 +43,31 @@ def test_a_checkpoint_of_another_network_is_refused_in_one_line(tmp_path, saved,
     with pytest.raises(CheckpointMismatchError, match="does not fit this model") as err:
         EpochCheckpoint(tmp_path).restore(_mlp(*resumed))
     assert "\n" not in str(err.value) and "start a new run" in str(err.value)
+
+
+class _Kept(keras.callbacks.Callback):
+    """A callback with state, as EpochMeasures or GeneratedSamples."""
+
+    def __init__(self, value=0):
+        super().__init__()
+        self.value = value
+
+    def checkpoint_state(self):
+        return {"value": self.value}
+
+    def restore_checkpoint_state(self, state):
+        self.value = state["value"]
+
+
+def test_callback_states_come_back_and_a_checkpoint_with_other_stateful_callbacks_is_refused(tmp_path):
+    model = _mlp(4, 2)
+    callback = EpochCheckpoint(tmp_path, stateful=[_Kept(7)])
+    callback.set_model(model)
+    callback.on_train_begin()
+    callback.on_epoch_end(0, {"loss": 0.5})
+    kept = _Kept()
+    EpochCheckpoint(tmp_path, stateful=[kept]).restore(_mlp(4, 2))
+    assert kept.value == 7
+    # a run that added a stateful callback since (its state would pair with another's, or be lost)
+    with pytest.raises(CheckpointMismatchError, match="1 saved callback states, 2 callbacks keep state here"):
+        EpochCheckpoint(tmp_path, stateful=[_Kept(), _Kept()]).restore(_mlp(4, 2))

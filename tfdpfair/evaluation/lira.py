@@ -473,38 +473,85 @@ def tpr_at_fpr(*, member_scores: np.ndarray, non_member_scores: np.ndarray, fpr:
     return float(np.mean(np.asarray(member_scores) > threshold))
 
 
-def pooled_tpr_intervals(scores: np.ndarray, members: np.ndarray, *, fprs: Sequence[float], resamples: int = 1000,
-                         confidence: float = 0.95, seed: int = 0) -> Dict[float, Optional[Tuple[float, float]]]:
-    """Percentile bootstrap interval over targets of the pooled ROC's TPR at each of ``fprs`` (``run_lira``'s pooled TPR).
-
-    ``scores`` and ``members`` are (targets, examples): each resample draws as many targets with
-    replacement and pools their scores, so the interval covers the spread between target models
-    that one ROC over all of them hides. A level gets None when some resample cannot resolve it
-    (fewer than 1/fpr non-member scores), and every level with a single target.
-    """
+def _check_pooled(scores, members, confidence, resamples) -> Tuple[np.ndarray, np.ndarray]:
     scores, members = np.asarray(scores, np.float64), np.asarray(members, bool)
     if scores.shape != members.shape or scores.ndim != 2:
         raise InputError(f"scores {scores.shape} and members {members.shape} must be the same (targets, examples)")
     if not 0 < confidence < 1 or resamples < 1:
         raise InputError(f"need 0 < confidence < 1 and resamples >= 1, got {confidence}, {resamples}")
+    return scores, members
+
+
+def _resolved(members: np.ndarray, fpr: float) -> bool:
+    """Whether every resample of the targets (rows) pools at least 1/fpr non-member scores."""
+    return len(members) * int((~members).sum(axis=1).min()) * fpr >= 1 - 1e-9
+
+
+def _pooled_tpr(scores, members, drawn, fpr) -> float:
+    return tpr_at_fpr(member_scores=scores[drawn][members[drawn]], non_member_scores=scores[drawn][~members[drawn]],
+                      fpr=fpr)
+
+
+def pooled_tpr_intervals(*, scores: np.ndarray, members: np.ndarray, fprs: Sequence[float], resamples: int = 1000,
+                         confidence: float = 0.95, seed: int = 0) -> Dict[float, Optional[Tuple[float, float]]]:
+    """Percentile bootstrap interval over targets of the pooled ROC's TPR (in [0, 1]) at each of ``fprs``.
+
+    ``scores`` and ``members`` are (targets, examples), as ``run_lira`` pools them: each resample
+    draws as many targets with replacement and pools their scores. Approximate: the targets are
+    resampled as if independent, but they share examples and serve as each other's shadows, so the
+    interval is likely too narrow, and a percentile bootstrap of an extreme order statistic (the
+    threshold at 0.1 % FPR) with ~10 targets covers less than its nominal level. Overlapping
+    intervals of two settings do not show they are equal: compare settings with
+    ``pooled_tpr_difference``. None for a level that some resample could not resolve (fewer than
+    1/fpr non-member scores: targets × the fewest non-members of a target) and for one target.
+    """
+    scores, members = _check_pooled(scores, members, confidence, resamples)
     targets = len(scores)
-    if targets < 2:
-        return {fpr: None for fpr in fprs}
+    levels = [fpr for fpr in fprs if targets >= 2 and _resolved(members, fpr)]
     rng = np.random.default_rng(seed)
-    values = {fpr: [] for fpr in fprs}
-    unresolved = set()
-    for _ in range(resamples):
+    values = {fpr: [] for fpr in levels}
+    for _ in range(resamples if levels else 0):
         drawn = rng.integers(0, targets, targets)
-        inside, outside = scores[drawn][members[drawn]], scores[drawn][~members[drawn]]
-        for fpr in set(fprs) - unresolved:
-            value = tpr_at_fpr(member_scores=inside, non_member_scores=outside, fpr=fpr)
-            if value is None:
-                unresolved.add(fpr)
-            else:
-                values[fpr].append(value)
+        for fpr in levels:
+            values[fpr].append(_pooled_tpr(scores, members, drawn, fpr))
     tail = 100 * (1 - confidence) / 2
-    return {fpr: None if fpr in unresolved else tuple(float(b) for b in np.percentile(values[fpr], [tail, 100 - tail]))
+    return {fpr: tuple(float(b) for b in np.percentile(values[fpr], [tail, 100 - tail])) if fpr in values else None
             for fpr in fprs}
+
+
+def pooled_tpr_difference(*, scores: np.ndarray, baseline_scores: np.ndarray, members: np.ndarray,
+                          fprs: Sequence[float], resamples: int = 1000, confidence: float = 0.95,
+                          seed: int = 0) -> Dict[float, Optional[Tuple[float, float, float]]]:
+    """Pooled TPR of ``scores`` minus that of ``baseline_scores`` at each FPR, with a paired bootstrap interval.
+
+    Both are (targets, examples) scores of two settings trained on the same keep matrix
+    (``members``: target i has the same members in both), so each resample draws the same targets
+    for both and the interval is of the difference itself (in TPR units, [−1, 1]); an interval
+    excluding 0 tells the settings apart at that FPR (with the caveats of ``pooled_tpr_intervals``).
+    Returns ``{fpr: (difference, low, high)}``, None where a level is not resolved.
+    """
+    scores, members = _check_pooled(scores, members, confidence, resamples)
+    baseline_scores, _ = _check_pooled(baseline_scores, members, confidence, resamples)
+    targets = len(scores)
+    everything = np.arange(targets)
+    levels = [fpr for fpr in fprs if targets >= 2 and _resolved(members, fpr)]
+    rng = np.random.default_rng(seed)
+    values = {fpr: [] for fpr in levels}
+    for _ in range(resamples if levels else 0):
+        drawn = rng.integers(0, targets, targets)
+        for fpr in levels:
+            values[fpr].append(_pooled_tpr(scores, members, drawn, fpr) - _pooled_tpr(baseline_scores, members, drawn,
+                                                                                     fpr))
+    tail = 100 * (1 - confidence) / 2
+    out = {}
+    for fpr in fprs:
+        if fpr not in values:
+            out[fpr] = None
+            continue
+        low, high = np.percentile(values[fpr], [tail, 100 - tail])
+        point = _pooled_tpr(scores, members, everything, fpr) - _pooled_tpr(baseline_scores, members, everything, fpr)
+        out[fpr] = (float(point), float(low), float(high))
+    return out
 
 
 def log_roc(*, member_scores: np.ndarray, non_member_scores: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -586,7 +633,7 @@ def run_lira(shadows: ShadowModels, *, targets: Optional[Sequence[int]] = None, 
     stacked = np.stack(all_scores)
     pooled = {level: tpr_at_fpr(member_scores=stacked[members], non_member_scores=stacked[~members], fpr=level)
               for level in fpr_levels}
-    intervals = pooled_tpr_intervals(stacked, members, fprs=fpr_levels)
+    intervals = pooled_tpr_intervals(scores=stacked, members=members, fprs=fpr_levels)
     return LiraResult(variant="online" if online else "offline", per_target=table, auc=float(table["auc"].mean()),
                       auc_std=float(table["auc"].std(ddof=0)), tpr_at_fpr=tpr, pooled_tpr_at_fpr=pooled,
                       roc=(grid, np.mean(curves, axis=0)), scores=stacked, pooled_tpr_interval=intervals)

@@ -42,6 +42,8 @@ TFP_2019_RDP_ORDERS: tuple[float, ...] = tuple(
 )
 # σ above this is treated as "no finite noise reaches the target" by the calibration.
 MAX_NOISE_MULTIPLIER = 1e4
+# what calibrate_dp_mechanism raises when it finds no root: dp_accounting 0.4 has this class, 0.6 does not export it
+_NO_OPTIMUM = getattr(dp_accounting.mechanism_calibration, "NoOptimumFoundError", ValueError)
 # PLD below this σ needs a discretised privacy-loss range of gigabytes: use RDP there.
 MIN_PLD_NOISE_MULTIPLIER = 0.3
 # More steps than this are not a training run (and overflow the accountants' integer arithmetic).
@@ -350,7 +352,7 @@ def noise_multiplier_for_epsilon(
             bracket_interval=dp_accounting.ExplicitBracketInterval(low, high),
             tol=tolerance,
         )
-    except (ValueError, ArithmeticError) as err:
+    except (ValueError, ArithmeticError, _NO_OPTIMUM) as err:
         raise PrivacyConfigError(f"could not calibrate the noise multiplier for target epsilon {target_epsilon:g} "
                                  f"({err}); check the target and the run's length.") from None
     return float(sigma)

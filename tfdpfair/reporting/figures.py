@@ -84,7 +84,7 @@ def plot_lines(series, *, xlabel: str, ylabel: str, title: str = "", intervals=N
 
     ``intervals`` = {label: [(low, high), ...]} (same order as the points) draws error bars;
     ``categorical_x`` places the x values evenly, labelled as given (e.g. imbalance levels);
-    ``integer_x`` puts ticks on whole numbers only (epochs);
+    ``integer_x`` puts ticks on whole numbers only (epochs; ignored with ``categorical_x`` or ``xticks``);
     ``styles`` = {label: matplotlib line keywords} (e.g. ``{"color": "C0", "linestyle": "--"}``).
     """
     fig, ax = plt.subplots(figsize=(5.0, 3.6))

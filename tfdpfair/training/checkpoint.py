@@ -106,6 +106,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
             raise mismatch(f"{len(saved)} saved variables, {len(model.variables)} here, or other shapes")
         self.history = {k: list(v) for k, v in state["history"].items()}
         self.seconds_before = float(state["seconds"])
+        if len(state["callbacks"]) != len(self.stateful):  # states pair with callbacks by position
+            raise mismatch(f"{len(state['callbacks'])} saved callback states, {len(self.stateful)} callbacks keep "
+                           "state here")
         for callback, callback_state in zip(self.stateful, state["callbacks"]):
             callback.restore_checkpoint_state(callback_state)
         entropy = state.get("entropy")

@@ -317,9 +317,9 @@ class EpochMeasures(keras.callbacks.Callback):
     """Measures the generator at the end of every epoch, on ``n`` images for fixed noise (quality during training).
 
     ``measure(images) -> {name: float}`` gets the generator's output (its own range, e.g. [−1, 1]
-    for tanh) of ``n`` images drawn as ``DPGAN.generate_many(n, seed=seed)`` draws them, labels
-    ``i mod num_classes`` for a conditional GAN: with the seed and n of a final evaluation, the last
-    epoch's values are that evaluation's. The values survive a resume through the epoch checkpoint.
+    for tanh) of ``generate_many(n, labels=None or np.arange(n) % num_classes, seed=seed)``: with
+    the draw of a final evaluation, the last epoch's values are that evaluation's. The values
+    survive a resume through the epoch checkpoint.
 
     Attributes:
       values: ``{epoch (1-based): {name: value}}``; a value that is not finite (a diverged
