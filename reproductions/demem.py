@@ -544,7 +544,8 @@ def run(config: Config, ctx: experiment.RunContext) -> experiment.RunOutput:
                 c = changes[setting.name]
                 text = (f"{setting.label} against {Setting(setting.method, 0.0, setting.epsilon).label}: pooled "
                         f"TPR change at 1% FPR {_change_text(c[0.01])}, at 0.1% {_change_text(c[0.001])} (paired "
-                        "bootstrap over targets, 95 %; an interval excluding 0 tells them apart).")
+                        f"bootstrap over the {config.targets} targets, 95 %; an interval excluding 0 tells them "
+                        "apart).")
                 print(text, flush=True)
                 results.notes.append(text)
         results.notes += _demem_findings(config, wanted["table2"], summary)
