@@ -506,17 +506,8 @@ def pooled_tpr_intervals(*, scores: np.ndarray, members: np.ndarray, fprs: Seque
     1/fpr non-member scores: targets × the fewest non-members of a target) and for one target.
     """
     scores, members = _check_pooled(scores, members, confidence, resamples)
-    targets = len(scores)
-    levels = [fpr for fpr in fprs if targets >= 2 and _resolved(members, fpr)]
-    rng = np.random.default_rng(seed)
-    values = {fpr: [] for fpr in levels}
-    for _ in range(resamples if levels else 0):
-        drawn = rng.integers(0, targets, targets)
-        for fpr in levels:
-            values[fpr].append(_pooled_tpr(scores, members, drawn, fpr))
-    tail = 100 * (1 - confidence) / 2
-    return {fpr: tuple(float(b) for b in np.percentile(values[fpr], [tail, 100 - tail])) if fpr in values else None
-            for fpr in fprs}
+    return _bootstrap_over_targets(lambda drawn, fpr: _pooled_tpr(scores, members, drawn, fpr), members=members,
+                                   fprs=fprs, resamples=resamples, confidence=confidence, seed=seed)
 
 
 def pooled_tpr_difference(*, scores: np.ndarray, baseline_scores: np.ndarray, members: np.ndarray,
@@ -532,26 +523,31 @@ def pooled_tpr_difference(*, scores: np.ndarray, baseline_scores: np.ndarray, me
     """
     scores, members = _check_pooled(scores, members, confidence, resamples)
     baseline_scores, _ = _check_pooled(baseline_scores, members, confidence, resamples)
-    targets = len(scores)
-    everything = np.arange(targets)
+
+    def change(drawn, fpr):
+        return _pooled_tpr(scores, members, drawn, fpr) - _pooled_tpr(baseline_scores, members, drawn, fpr)
+
+    intervals = _bootstrap_over_targets(change, members=members, fprs=fprs, resamples=resamples,
+                                        confidence=confidence, seed=seed)
+    everything = np.arange(len(scores))
+    return {fpr: None if interval is None else (float(change(everything, fpr)), *interval)
+            for fpr, interval in intervals.items()}
+
+
+def _bootstrap_over_targets(statistic, *, members, fprs, resamples, confidence, seed):
+    """{fpr: percentile interval of ``statistic(drawn targets, fpr)`` over resamples of the targets, or None where a
+    resample may not resolve the level, and for fewer than 2 targets}."""
+    targets = len(members)
     levels = [fpr for fpr in fprs if targets >= 2 and _resolved(members, fpr)]
     rng = np.random.default_rng(seed)
     values = {fpr: [] for fpr in levels}
     for _ in range(resamples if levels else 0):
         drawn = rng.integers(0, targets, targets)
         for fpr in levels:
-            values[fpr].append(_pooled_tpr(scores, members, drawn, fpr) - _pooled_tpr(baseline_scores, members, drawn,
-                                                                                     fpr))
+            values[fpr].append(statistic(drawn, fpr))
     tail = 100 * (1 - confidence) / 2
-    out = {}
-    for fpr in fprs:
-        if fpr not in values:
-            out[fpr] = None
-            continue
-        low, high = np.percentile(values[fpr], [tail, 100 - tail])
-        point = _pooled_tpr(scores, members, everything, fpr) - _pooled_tpr(baseline_scores, members, everything, fpr)
-        out[fpr] = (float(point), float(low), float(high))
-    return out
+    return {fpr: tuple(float(b) for b in np.percentile(values[fpr], [tail, 100 - tail])) if fpr in values else None
+            for fpr in fprs}
 
 
 def log_roc(*, member_scores: np.ndarray, non_member_scores: np.ndarray, grid: np.ndarray) -> np.ndarray:
