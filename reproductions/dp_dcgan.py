@@ -22,9 +22,10 @@ quality falls late in training at low ε (§6.1). Beyond the paper, a standard
 measure: a judge — the same CNN trained once, non-privately, on the real training digits
 (cached in the run folder as ``judge.keras``, its test accuracy reported) — gives the FID
 on its penultimate features and the share of generated digits it labels with confidence
-above 0.9. The paper's claims (non-private best, lowest ε worst, quality falling with ε)
-are stored as findings on every measure; ``--seeds 0,1,2`` judges them beyond the seed
-spread.
+above 0.9; as a diagnostic, the KL divergence of its labels from the real test labels (class
+balance: a sharper but less diverse generator can score a worse FID). The paper's claims
+(non-private best, lowest ε worst, quality falling with ε) are stored as findings on every
+measure but the diagnostic; ``--seeds 0,1,2`` judges them beyond the seed spread.
 
 Choices the paper leaves open, and why:
 
@@ -62,7 +63,7 @@ to a day).
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 from tfdpfair import experiment, validation
 from tfdpfair.data import SOURCES, names as dataset_names
@@ -319,7 +320,10 @@ _MEASURES = {
     "judge_fid": ("FID on the judge classifier's features (beyond the paper)", "judge FID", False),
     "confident": ("Share of generated digits the judge labels confidently (beyond the paper)", "confident share",
                   True),
+    "class_kl": ("Class balance: KL(the judge's labels of generated digits || real test labels), nats (beyond the "
+                 "paper)", "class KL", False),
 }
+_DIAGNOSTIC = ("class_kl",)  # measured and reported, not one of the paper's claims (no findings)
 
 
 def _train_dcgan(config, ctx, real_train, real_test, label, dp, gan_config, judged) -> dict:
@@ -342,17 +346,21 @@ def _train_dcgan(config, ctx, real_train, real_test, label, dp, gan_config, judg
         d = models.get("dcgan_discriminator", image_shape=shape)
         watch = GeneratedSamples(n=10, seed=ctx.seed)
         # the judge's measures after every epoch, on the generated test digits of the final evaluation (seed 2)
-        trace = EpochMeasures(judged, n=len(real_test), seed=_FAKE_TEST_SEED) if judged else None
+        trace = EpochMeasures(judged.measure, n=len(real_test), seed=_FAKE_TEST_SEED) if judged else None
         run = train_gan(g, d, real_train, None, dp=dp, config=gan_config, streams=unit.streams,
                         callbacks=[watch] + ([trace] if trace else []), checkpoint_dir=unit.checkpoint_dir,
                         resume=unit.resume)
         fake_test = run.gan.generate_many(len(real_test), seed=_FAKE_TEST_SEED)
         rvf = real_vs_fake(real_train=real_train, fake_train=run.gan.generate_many(len(real_train), seed=1),
                            real_test=real_test, fake_test=fake_test, epochs=config.eval_epochs, seed=ctx.seed)
-        out = {"accuracy": rvf.accuracy, "fid": rvf.fid} | (judged(fake_test) if judged else {})
+        out = {"accuracy": rvf.accuracy, "fid": rvf.fid} | (judged.measure(fake_test) if judged else {})
         print(f"DCGAN {label}: " + ", ".join(f"{_MEASURES[k][1]} {v:.3f}" for k, v in out.items())
               + f" ({run.seconds:.0f} s)", flush=True)
         images = np.stack(watch.images) if watch.images else run.gan.generate_many(10, seed=3)[None]
+        if judged:
+            out["class_shares"] = judged.shares(fake_test)
+            print(f"DCGAN {label}: the judge's labels, share per digit 0-9: "
+                  + " ".join(f"{v:.3f}" for v in out["class_shares"]), flush=True)
         return out | {"epoch_images": images, "seconds": run.seconds,
                       "epoch_measures": {str(e): v for e, v in sorted(trace.values.items())} if trace else {},
                       "privacy": run.privacy.as_dict(f"DP-DCGAN {label}") if run.privacy else None}
@@ -363,18 +371,34 @@ def _train_dcgan(config, ctx, real_train, real_test, label, dp, gan_config, judg
 _FAKE_TEST_SEED = 2  # the generated test digits every measure of a DCGAN reads
 
 
-def _judge_measures(judge, real_test, *, threshold: float):
-    """images in the generator's [−1, 1] -> {"judge_fid", "confident"} against ``real_test`` (features computed once)."""
-    from tfdpfair.evaluation.synthetic import confident_share, fid_from_features, penultimate_features
+@dataclasses.dataclass(frozen=True)
+class _Judged:
+    """The judge's measures of generated digits (images in the generator's [−1, 1])."""
+
+    measure: Callable  # images -> {"judge_fid", "confident", "class_kl"}: the tables' and every epoch's measures
+    shares: Callable  # images -> the share of each digit among the judge's labels, (10,)
+
+
+def _judge_measures(judge, real_test, real_labels, *, threshold: float) -> _Judged:
+    """The judge's measures against ``real_test`` and its labels (their features and class shares computed once)."""
+    import numpy as np
+
+    from tfdpfair.evaluation.synthetic import (confident_share, fid_from_features, label_kl, label_shares,
+                                               penultimate_features)
 
     real = penultimate_features(judge.model, (real_test + 1) / 2)  # the judge reads images in [0, 1]
+    real_shares = np.bincount(real_labels, minlength=judge.model.output_shape[-1]) / len(real_labels)
+
+    def shares(images):
+        return label_shares(judge=judge.model, images=(images + 1) / 2)
 
     def measure(images):
         fake = (images + 1) / 2
         return {"judge_fid": fid_from_features(real=real, fake=penultimate_features(judge.model, fake)),
-                "confident": confident_share(judge=judge.model, images=fake, threshold=threshold)}
+                "confident": confident_share(judge=judge.model, images=fake, threshold=threshold),
+                "class_kl": label_kl(generated=shares(images), real=real_shares)}
 
-    return measure
+    return _Judged(measure=measure, shares=shares)
 
 
 def _judge(config, ctx, train, test):
@@ -459,11 +483,11 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
     # trained non-private first, then by rising ε (every model has its own streams and the same initial weights, so
     # the order changes no number): the baseline every DP model is judged against shows in the first hour of a
     # paper run, not the last; reported in the paper's order
-    judged = _judge_measures(judge, real_test, threshold=config.judge_confidence) if judge is not None else None
+    judged = _judge_measures(judge, real_test, test.y, threshold=config.judge_confidence) if judge is not None else None
     trained = {label: _train_dcgan(config, ctx, real_train, real_test, label, dp, _recipe(config, gan_config, dp),
                                    judged)
                for label, _, dp in sorted(settings, key=lambda s: -1 if s[1] is None else s[1])}
-    samples, values, per_epoch, traces = [], {}, None, {}
+    samples, values, per_epoch, traces, shares = [], {}, None, {}, {}
     for label, eps, dp in settings:
         out = trained[label]
         if out["privacy"]:
@@ -471,6 +495,8 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
         if eps == lowest:
             per_epoch = out["epoch_images"]
         samples.append(out["epoch_images"][-1])
+        if "class_shares" in out:  # absent in units of older runs
+            shares[label] = [(digit, float(v)) for digit, v in enumerate(out["class_shares"])]
         setting = {"epsilon": eps} if eps is not None else {"model": "non-private"}
         for key, (table, _, _) in _MEASURES.items():
             if key in out:
@@ -496,12 +522,17 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
         figures[f"gan_samples_per_epoch_eps{lowest:g}"] = image_grid(
             np.concatenate(list(per_epoch)), rows=len(per_epoch), cols=10,
             row_labels=[f"epoch {i + 1}" for i in range(len(per_epoch))])
-    for key, figure in (("judge_fid", "judge_fid_per_epoch"), ("confident", "judge_confident_share_per_epoch")):
-        if traces:
+    for key, figure in (("judge_fid", "judge_fid_per_epoch"), ("confident", "judge_confident_share_per_epoch"),
+                        ("class_kl", "judge_class_kl_per_epoch")):
+        if traces and any(key in v for trace in traces.values() for v in trace.values()):
             figures[figure] = plot_lines({label: [(e, v[key]) for e, v in sorted(trace.items()) if v.get(key) is not None]
                                           for label, trace in traces.items()}, xlabel="epoch", integer_x=True,
                                          ylabel=_MEASURES[key][1], title="after each epoch (Wincott §6.1)")
-    results.findings += _gan_findings(private, values)
+    if shares:
+        figures["judge_class_shares"] = plot_lines(shares, xlabel="digit (the judge's label)", integer_x=True,
+                                                   ylabel="share of the generated test digits",
+                                                   title="class balance at the end (real test digits: about 0.1 each)")
+    results.findings += _gan_findings(private, {k: v for k, v in values.items() if k not in _DIAGNOSTIC})
     if len(traces) == len(settings) and all(set(_trace_epochs(config.gan_epochs)[2]) <= set(t) for t in traces.values()):
         results.findings += _trace_findings(private, config.gan_epochs)
     results.notes += [

@@ -233,15 +233,19 @@ def test_dp_dcgan_measures_every_model_after_each_epoch_and_its_last_epoch_is_th
     table = next(r["table"] for r in results["rows"] if r["table"].startswith("Quality during training"))
     trace = {(json.dumps(r["setting"], sort_keys=True), r["metric"]): r["ours"] for r in results["rows"]
              if r["table"] == table}
-    finals = [r for r in results["rows"] if r["metric"] in ("judge_fid", "confident") and r["table"] != table]
-    assert len(finals) == 2 * 3  # ε = 2, 8 and the non-private model (smoke)
+    finals = [r for r in results["rows"] if r["metric"] in ("judge_fid", "confident", "class_kl")
+              and r["table"] != table]
+    assert len(finals) == 3 * 3  # ε = 2, 8 and the non-private model (smoke)
     for row in finals:
         epochs = {e: trace.get((json.dumps(row["setting"] | {"epoch": e}, sort_keys=True), row["metric"]))
                   for e in (1, 2)}  # smoke: 2 epochs, both reported
         assert None not in epochs.values(), row
         assert epochs[2] == pytest.approx(row["ours"], rel=1e-6), row  # the same digits, the same generator
     assert all((out / "figures" / f"{name}.png").is_file()
-               for name in ("judge_fid_per_epoch", "judge_confident_share_per_epoch"))
+               for name in ("judge_fid_per_epoch", "judge_confident_share_per_epoch", "judge_class_kl_per_epoch",
+                            "judge_class_shares"))
+    assert all(r["ours"] >= 0 for r in finals if r["metric"] == "class_kl")
+    assert not any("class KL" in f["claim"] for f in results["findings"])  # a diagnostic, not the paper's claim
 
 
 def test_ctrl_c_prints_one_line_saying_how_to_resume(tmp_path):

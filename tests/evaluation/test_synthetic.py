@@ -3,8 +3,10 @@ import pytest
 
 from tfdpfair import data
 from tfdpfair.errors import InputError
+from hypothesis import given, settings, strategies as st
+
 from tfdpfair.evaluation.synthetic import (classifier_fid, confident_share, fid_from_features, frechet_distance,
-                                           judge_classifier, real_vs_fake, tstr_auroc)
+                                           judge_classifier, label_kl, label_shares, real_vs_fake, tstr_auroc)
 
 
 def test_frechet_distance_closed_form_for_diagonal_gaussians():
@@ -112,3 +114,54 @@ def test_real_digits_are_labelled_confidently_and_noise_is_not(judge, digits):
     noise = np.random.default_rng(1).uniform(size=(300, 8, 8, 1)).astype(np.float32)
     assert confident_share(judge=model, images=digits[1].as_float()) > 0.6
     assert confident_share(judge=model, images=noise) < confident_share(judge=model, images=digits[1].as_float()) - 0.3
+
+
+def test_label_shares_are_the_judges_arg_max_labels_counted():
+    from tfdpfair.compat import keras
+
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(2, use_bias=False)(inputs))
+    model.set_weights([np.array([[1.0, -1.0]])])  # logits (x, −x): class 0 for x > 0, class 1 for x < 0
+    shares = label_shares(judge=model, images=np.array([[0.5], [-1.0], [2.0], [3.0]]))
+    np.testing.assert_allclose(shares, [0.75, 0.25])
+    np.testing.assert_allclose(label_shares(judge=model, images=np.array([[1.0], [2.0]])), [1.0, 0.0])
+
+
+def test_label_kl_known_values_and_bad_input():
+    assert label_kl(generated=np.array([0.1, 0.2, 0.7]), real=np.array([0.1, 0.2, 0.7])) == pytest.approx(0.0, abs=1e-12)
+    # a generator of one class out of two equally common ones: KL = log 2; a dropped class keeps it finite
+    assert label_kl(generated=np.array([1.0, 0.0]), real=np.array([0.5, 0.5])) == pytest.approx(np.log(2))
+    # KL(p || q) = Σ p log(p / q), not symmetric
+    p, q = np.array([0.5, 0.3, 0.2]), np.array([0.2, 0.3, 0.5])
+    assert label_kl(generated=p, real=q) == pytest.approx(0.5 * np.log(2.5) + 0.2 * np.log(0.4))
+    with pytest.raises(ValueError, match="every class present"):
+        label_kl(generated=np.array([0.5, 0.5]), real=np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="one length"):
+        label_kl(generated=np.array([0.5, 0.5]), real=np.array([0.2, 0.3, 0.5]))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=2, max_size=10), st.integers(0, 2 ** 32 - 1))
+def test_label_kl_is_non_negative_and_zero_only_for_equal_shares(counts, seed):
+    counts = np.array(counts, np.float64)
+    if counts.sum() == 0:
+        counts[0] = 1
+    real = np.random.default_rng(seed).dirichlet(np.ones(len(counts)))
+    generated = counts / counts.sum()
+    kl = label_kl(generated=generated, real=real)
+    assert kl >= 0
+    assert label_kl(generated=real, real=real) == pytest.approx(0.0, abs=1e-12)
+    if not np.allclose(generated, real, atol=1e-6):
+        assert kl > 0
+
+
+def test_real_digits_have_the_real_label_shares_and_a_single_digit_does_not(judge, digits):
+    model, (_, test) = judge[0].model, digits
+    real = np.bincount(test.y, minlength=test.num_classes) / len(test)
+    balanced = label_kl(generated=label_shares(judge=model, images=test.as_float()), real=real)
+    threes = test.as_float()[test.y == 3]
+    collapsed = label_kl(generated=label_shares(judge=model, images=threes), real=real)
+    assert balanced < 0.05  # the judge's errors move the shares a little
+    # one digit of ten: log(1 / 0.1) = 2.3 for a perfect judge; this small one (8x8 digits, 10 epochs) labels many
+    # threes as other digits, which lowers it (measured 1.23)
+    assert collapsed > max(0.6, 10 * balanced)

@@ -9,6 +9,9 @@
   Wincott's — a well-trained classifier of real images (the *judge*, trained once and cached),
   the FID on its penultimate features, and the share of generated images it labels with
   confidence above a threshold (0.9).
+* ``label_shares`` / ``label_kl``: the share of generated images the judge assigns to each
+  class, and its KL divergence from the real class shares (mode dropping or class imbalance,
+  which a falling FID can hide behind sharper images).
 """
 from __future__ import annotations
 
@@ -180,13 +183,40 @@ def classifier_fid(*, judge, real: np.ndarray, fake: np.ndarray, batch_size: int
                              fake=penultimate_features(judge, fake, batch_size=batch_size))
 
 
-def confident_share(*, judge, images: np.ndarray, threshold: float = 0.9, batch_size: int = 1024) -> float:
-    """Share in [0, 1] of ``images`` whose top softmax probability under the judge (logits out) exceeds ``threshold``."""
-    if not 0 < threshold < 1:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+def judge_probabilities(judge, images: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+    """The judge's (logits out) softmax probabilities of ``images``: (n, classes), float64, rows summing to 1."""
     if len(images) == 0:
         raise ValueError("no images to judge")
     logits = np.asarray(judge.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0), np.float64)
     logits -= logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+def confident_share(*, judge, images: np.ndarray, threshold: float = 0.9, batch_size: int = 1024) -> float:
+    """Share in [0, 1] of ``images`` whose top softmax probability under the judge (logits out) exceeds ``threshold``."""
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    probabilities = judge_probabilities(judge, images, batch_size=batch_size)
     return float(np.mean(probabilities.max(axis=1) > threshold))
+
+
+def label_shares(*, judge, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Share in [0, 1] of ``images`` the judge (logits out) labels as each class (its arg-max): (classes,), sums to 1."""
+    probabilities = judge_probabilities(judge, images, batch_size=batch_size)
+    counts = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1])
+    return counts / counts.sum()
+
+
+def label_kl(*, generated: np.ndarray, real: np.ndarray) -> float:
+    """KL(generated || real) in nats (≥ 0; 0 iff equal) between two class distributions, e.g. ``label_shares`` of
+    generated images and the real test labels' shares. Finite when a generator drops a class; every class must be
+    present in ``real`` (scipy.stats.entropy, which normalises both)."""
+    from scipy import stats
+
+    generated, real = np.asarray(generated, np.float64), np.asarray(real, np.float64)
+    if generated.shape != real.shape or generated.ndim != 1:
+        raise ValueError(f"two class distributions of one length expected, got shapes {generated.shape} and "
+                         f"{real.shape}")
+    if (generated < 0).any() or (real <= 0).any():
+        raise ValueError("class shares must be >= 0 (generated) and > 0 (real: every class present)")
+    return float(stats.entropy(generated, real))
