@@ -346,7 +346,8 @@ def _train_dcgan(config, ctx, real_train, real_test, label, dp, gan_config, judg
         d = models.get("dcgan_discriminator", image_shape=shape)
         watch = GeneratedSamples(n=10, seed=ctx.seed)
         # the judge's measures after every epoch, on the generated test digits of the final evaluation (seed 2)
-        trace = EpochMeasures(judged.measure, n=len(real_test), seed=_FAKE_TEST_SEED) if judged else None
+        trace = (EpochMeasures(judged.measure, n=len(real_test), seed=_FAKE_TEST_SEED, verbose=True)
+                 if judged else None)
         run = train_gan(g, d, real_train, None, dp=dp, config=gan_config, streams=unit.streams,
                         callbacks=[watch] + ([trace] if trace else []), checkpoint_dir=unit.checkpoint_dir,
                         resume=unit.resume)

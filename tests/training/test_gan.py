@@ -125,13 +125,14 @@ def test_epoch_measures_measure_each_epoch_on_the_images_a_final_evaluation_draw
     assert trace.values[3] == _mean_and_spread(gan.generate_many(12, labels=labels, seed=5))
 
 
-def test_epoch_measures_store_a_diverged_value_as_none_and_refuse_no_images():
+def test_epoch_measures_store_a_diverged_value_as_none_print_it_and_refuse_no_images(capsys):
     from tfdpfair.training.gan import EpochMeasures
 
     gan = _gan(conditional=False)
-    trace = EpochMeasures(lambda images: {"fid": float("nan"), "share": 0.25}, n=2)
+    trace = EpochMeasures(lambda images: {"fid": float("nan"), "share": 0.25}, n=2, verbose=True)
     gan.fit(_data(20)[0], batch_size=10, epochs=1, verbose=0, callbacks=[trace])
     assert trace.values == {1: {"fid": None, "share": 0.25}}
+    assert "epoch 1, measured on 2 generated images: fid diverged, share 0.25" in capsys.readouterr().out
     with pytest.raises(ValueError, match="n >= 1"):
         EpochMeasures(_mean_and_spread, n=0)
 

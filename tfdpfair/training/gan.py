@@ -319,20 +319,22 @@ class EpochMeasures(keras.callbacks.Callback):
     ``measure(images) -> {name: float}`` gets the generator's output (its own range, e.g. [−1, 1]
     for tanh) of ``generate_many(n, labels=None or np.arange(n) % num_classes, seed=seed)``: with
     the draw of a final evaluation, the last epoch's values are that evaluation's. The values
-    survive a resume through the epoch checkpoint.
+    survive a resume through the epoch checkpoint. ``verbose`` prints each epoch's values on
+    one line (progress on long runs).
 
     Attributes:
       values: ``{epoch (1-based): {name: value}}``; a value that is not finite (a diverged
         generator) is stored as None.
     """
 
-    def __init__(self, measure, *, n: int, seed: int = 0):
+    def __init__(self, measure, *, n: int, seed: int = 0, verbose: bool = False):
         super().__init__()
         if n < 1:
             raise InputError(f"EpochMeasures needs n >= 1 images, got {n}")
         self.measure = measure
         self.n = n
         self.seed = seed
+        self.verbose = verbose
         self.values = {}
 
     def checkpoint_state(self) -> dict:
@@ -346,4 +348,7 @@ class EpochMeasures(keras.callbacks.Callback):
         gan = self.model
         labels = None if gan.num_classes is None else np.arange(self.n) % gan.num_classes
         measured = self.measure(gan.generate_many(self.n, labels=labels, seed=self.seed))
-        self.values[epoch + 1] = {k: (float(v) if np.isfinite(v) else None) for k, v in measured.items()}
+        self.values[epoch + 1] = values = {k: (float(v) if np.isfinite(v) else None) for k, v in measured.items()}
+        if self.verbose:
+            print(f"epoch {epoch + 1}, measured on {self.n} generated images: "
+                  + ", ".join(f"{k} {'diverged' if v is None else f'{v:.4g}'}" for k, v in values.items()), flush=True)
