@@ -44,8 +44,7 @@ def _data_args() -> list:
 
 @pytest.fixture(scope="session")
 def load_script():
-    """``load_script(slug)``: ``reproductions/<slug>.py`` imported as a module, once per process (test_bad_input's
-    ``script`` shares the module name, so both see one module)."""
+    """``load_script(slug)``: ``reproductions/<slug>.py`` imported as a module, once per process."""
     import importlib.util
     import sys
 
