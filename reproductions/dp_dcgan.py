@@ -530,9 +530,11 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
                                           for label, trace in traces.items()}, xlabel="epoch", integer_x=True,
                                          ylabel=_MEASURES[key][1], title="after each epoch (Wincott §6.1)")
     if shares:
+        real_shares = np.bincount(test.y, minlength=test.num_classes) / len(test)
+        shares["real test digits (their labels)"] = [(digit, float(v)) for digit, v in enumerate(real_shares)]
         figures["judge_class_shares"] = plot_lines(shares, xlabel="digit (the judge's label)", integer_x=True,
-                                                   ylabel="share of the generated test digits",
-                                                   title="class balance at the end (real test digits: about 0.1 each)")
+                                                   ylabel="share of the digits",
+                                                   title="class balance at the end of training")
     results.findings += _gan_findings(private, {k: v for k, v in values.items() if k not in _DIAGNOSTIC})
     if len(traces) == len(settings) and all(set(_trace_epochs(config.gan_epochs)[2]) <= set(t) for t in traces.values()):
         results.findings += _trace_findings(private, config.gan_epochs)
