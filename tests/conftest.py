@@ -60,6 +60,26 @@ def load_script():
     return load
 
 
+@pytest.fixture
+def in_process(load_script, capsys):
+    """``in_process(slug, argv)``: (exit status, stdout, stderr) of one invocation of ``reproductions/<slug>.py`` in
+    this process (bad-input checks that fail before any training)."""
+    from tfdpfair.experiment import run_script
+
+    def invoke(slug, argv):
+        module = load_script(slug)
+        try:
+            run_script(slug=module.SLUG, description=module.TITLE, presets=module.PRESETS, plan=module.plan,
+                       run=module.run, argv=argv)
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return invoke
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real .npz datasets beside the repo (or $TFDPFAIR_SHARED_DATA)."""

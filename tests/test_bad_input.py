@@ -15,25 +15,6 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def run(load_script, capsys):
-    """``run(slug, argv)``: (exit status, stdout, stderr) of one in-process invocation of the script."""
-    from tfdpfair.experiment import run_script
-
-    def invoke(slug, argv):
-        module = load_script(slug)
-        try:
-            run_script(slug=module.SLUG, description=module.TITLE, presets=module.PRESETS, plan=module.plan,
-                       run=module.run, argv=argv)
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return invoke
-
-
 def assert_one_line(code, err, message):
     assert code == 2, err
     lines = err.strip().splitlines()
@@ -70,11 +51,11 @@ BAD_NPZ = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_NPZ))
-def test_a_bad_npz_file_is_one_line(case, tmp_path, run):
+def test_a_bad_npz_file_is_one_line(case, tmp_path, in_process):
     message, make = BAD_NPZ[case]
     make(tmp_path)
-    code, _, err = run("dp_dcgan", ["--preset", "quick", "--dry-run", "--data-dir", str(tmp_path),
-                                    "--out", str(tmp_path / "o")])
+    code, _, err = in_process("dp_dcgan", ["--preset", "quick", "--dry-run", "--data-dir", str(tmp_path),
+                                           "--out", str(tmp_path / "o")])
     assert_one_line(code, err, message)
     assert not (tmp_path / "o").exists()
 
@@ -102,54 +83,54 @@ def test_float_images_in_zero_one_are_scaled_not_zeroed(tmp_path):
     (["--set", "train.epochs=nan"], "expected int"),
     (["--set", "gan.learning_rate=nan"], "expected a finite number"),
 ])
-def test_bad_config_values_are_one_line_even_on_a_dry_run(argv, message, tmp_path, run):
-    code, _, err = run("dp_dcgan", ["--preset", "smoke", "--dry-run", *argv, "--out", str(tmp_path / "o")])
+def test_bad_config_values_are_one_line_even_on_a_dry_run(argv, message, tmp_path, in_process):
+    code, _, err = in_process("dp_dcgan", ["--preset", "smoke", "--dry-run", *argv, "--out", str(tmp_path / "o")])
     assert_one_line(code, err, message)
 
 
-def test_gan_learning_rate_nan_in_dp_cgan(tmp_path, run):
-    code, _, err = run("dp_cgan", ["--preset", "smoke", "--set", "gan.learning_rate=nan", "--out",
-                                   str(tmp_path / "o")])
+def test_gan_learning_rate_nan_in_dp_cgan(tmp_path, in_process):
+    code, _, err = in_process("dp_cgan", ["--preset", "smoke", "--set", "gan.learning_rate=nan", "--out",
+                                          str(tmp_path / "o")])
     assert_one_line(code, err, "expected a finite number")
 
 
-def test_a_batch_larger_than_the_data_is_one_line_in_a_real_run(tmp_path, run):
-    code, _, err = run("dp_dcgan", ["--preset", "smoke", "--set", "train.batch_size=800", "--out",
-                                    str(tmp_path / "o")])
+def test_a_batch_larger_than_the_data_is_one_line_in_a_real_run(tmp_path, in_process):
+    code, _, err = in_process("dp_dcgan", ["--preset", "smoke", "--set", "train.batch_size=800", "--out",
+                                           str(tmp_path / "o")])
     assert_one_line(code, err, "batch size 800 exceeds the 250 training examples")
     assert not (tmp_path / "o").exists()  # nothing done: the failed start leaves no folder
 
 
 @pytest.mark.parametrize("make,message", [("file", "is a file"), ("under_file", "lies under")])
-def test_out_that_is_a_file_is_one_line(make, message, tmp_path, run):
+def test_out_that_is_a_file_is_one_line(make, message, tmp_path, in_process):
     (tmp_path / "f").write_text("x")
     out = tmp_path / "f" if make == "file" else tmp_path / "f" / "sub"
-    code, _, err = run("dp_dcgan", ["--preset", "smoke", "--dry-run", "--out", str(out)])
+    code, _, err = in_process("dp_dcgan", ["--preset", "smoke", "--dry-run", "--out", str(out)])
     assert_one_line(code, err, message)
     assert (tmp_path / "f").read_text() == "x"
 
 
 @pytest.mark.parametrize("preset", ["smoke", "quick"])
-def test_a_data_dir_that_is_missing_empty_or_lacks_the_dataset_is_an_error(preset, tmp_path, run):
+def test_a_data_dir_that_is_missing_empty_or_lacks_the_dataset_is_an_error(preset, tmp_path, in_process):
     (tmp_path / "empty").mkdir()
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "celeba.npz").write_bytes(b"")
     for data_dir, message in ((tmp_path / "missing", "does not exist"), (tmp_path / "empty", "is empty")):
-        code, _, err = run("dp_dcgan", ["--preset", preset, "--dry-run", "--data-dir", str(data_dir), "--out",
-                                        str(tmp_path / "o")])
+        code, _, err = in_process("dp_dcgan", ["--preset", preset, "--dry-run", "--data-dir", str(data_dir), "--out",
+                                               str(tmp_path / "o")])
         assert_one_line(code, err, message)
     if preset == "quick":  # auto source: a folder the user named must hold the dataset; no silent fallback
-        code, _, err = run("dp_dcgan", ["--preset", preset, "--dry-run", "--data-dir", str(tmp_path / "other"),
-                                        "--out", str(tmp_path / "o")])
+        code, _, err = in_process("dp_dcgan", ["--preset", preset, "--dry-run", "--data-dir", str(tmp_path / "other"),
+                                               "--out", str(tmp_path / "o")])
         assert_one_line(code, err, "dataset 'mnist' is not available")
 
 
-def test_without_data_dir_quick_says_it_uses_the_embedded_digits(tmp_path, run):
-    code, out, _ = run("dp_dcgan", ["--preset", "quick", "--dry-run", "--out", str(tmp_path / "o")])
+def test_without_data_dir_quick_says_it_uses_the_embedded_digits(tmp_path, in_process):
+    code, out, _ = in_process("dp_dcgan", ["--preset", "quick", "--dry-run", "--out", str(tmp_path / "o")])
     assert code == 0 and "data: mnist from embedded:mnist5k (no --data-dir given" in out
 
 
-def test_a_zero_noise_multiplier_trains_without_noise_and_reports_unbounded_epsilon(tmp_path, run, load_script):
+def test_a_zero_noise_multiplier_trains_without_noise_and_reports_unbounded_epsilon(tmp_path, in_process, load_script):
     """Formerly ``z or 1.0``: z = 0 trained at σ = 1 and reported ε = ∞."""
     module = load_script("neither_private_nor_fair")
     import dataclasses
@@ -157,8 +138,8 @@ def test_a_zero_noise_multiplier_trains_without_noise_and_reports_unbounded_epsi
     config = dataclasses.replace(module.PRESETS["smoke"], noise_multipliers=(0.0,))
     entries = module._privacy_entries(config)
     assert entries[0]["noise_multiplier"] == 0.0 and entries[0]["epsilon"] == float("inf")
-    code, _, _ = run("neither_private_nor_fair", ["--preset", "smoke", "--dry-run", "--set", "noise_multipliers=[0]",
-                                                  "--out", str(tmp_path / "o")])
+    code, _, _ = in_process("neither_private_nor_fair", ["--preset", "smoke", "--dry-run", "--set",
+                                                         "noise_multipliers=[0]", "--out", str(tmp_path / "o")])
     assert code == 0
     text = (tmp_path / "o" / "results.json").read_text()
     privacy = json.loads(text)["privacy"]
@@ -279,9 +260,9 @@ def test_the_jpeg_blob_and_attribute_layouts_check_their_files(case, tmp_path):
         data.load(name, "train", data_dir=str(tmp_path))
 
 
-def test_a_value_with_control_characters_is_still_one_line(tmp_path, run):
+def test_a_value_with_control_characters_is_still_one_line(tmp_path, in_process):
     """Found by the property test: a carriage return in a --set value split the error line."""
-    code, _, err = run("dp_dcgan", ["--preset", "smoke", "--dry-run", "--set", "dataset=0\r0\n1", "--out",
-                                    str(tmp_path / "o")])
+    code, _, err = in_process("dp_dcgan", ["--preset", "smoke", "--dry-run", "--set", "dataset=0\r0\n1", "--out",
+                                           str(tmp_path / "o")])
     assert_one_line(code, err, "unknown dataset")
     assert "\\r" in err

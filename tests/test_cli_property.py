@@ -12,8 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_bad_input import run, script
-
 SLUGS = ["dp_dcgan", "dp_cgan", "neither_private_nor_fair"]
 
 
@@ -44,8 +42,8 @@ values = st.one_of(scalars, lists)
 
 
 @pytest.mark.parametrize("slug", SLUGS)
-def test_random_overrides_exit_0_or_2_with_one_line(slug, tmp_path_factory, capsys):
-    module = script(slug)
+def test_random_overrides_exit_0_or_2_with_one_line(slug, tmp_path_factory, load_script, in_process):
+    module = load_script(slug)
     keys = _keys(module.PRESETS["smoke"]) + ["nope", "train.nope", "dp.nope.deeper"]
     root = tmp_path_factory.mktemp(f"property_{slug}")
 
@@ -56,7 +54,7 @@ def test_random_overrides_exit_0_or_2_with_one_line(slug, tmp_path_factory, caps
         argv = ["--preset", "smoke", "--dry-run", "--out", str(root / uuid.uuid4().hex)]
         for key, value in assignments:
             argv += ["--set", f"{key}={value}"]
-        code, _, err = run(slug, argv, capsys)
+        code, _, err = in_process(slug, argv)
         assert code in (0, 2), (argv, err)
         if code == 2:
             lines = err.strip().splitlines()
