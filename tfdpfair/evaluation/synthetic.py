@@ -10,8 +10,8 @@
   the FID on its penultimate features, and the share of generated images it labels with
   confidence above a threshold (0.9).
 * ``label_shares`` / ``label_kl``: the share of generated images the judge assigns to each
-  class, and its KL divergence from the real class shares (mode dropping or class imbalance,
-  which a falling FID can hide behind sharper images).
+  class, and its KL divergence from the real class shares (mode dropping or class imbalance:
+  clean digits of fewer kinds raise the confident share while the judge's FID gets worse).
 """
 from __future__ import annotations
 
