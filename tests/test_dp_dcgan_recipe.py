@@ -66,3 +66,30 @@ def test_trace_findings_compare_an_early_epoch_with_the_last_at_the_lowest_and_h
                    "highest ε: better at the end than at epoch 10 (judge FID)": [30.0],
                    "lowest ε: better at epoch 10 than at the end (confident share)": [pytest.approx(0.1)],
                    "highest ε: better at the end than at epoch 10 (confident share)": [pytest.approx(-0.1)]}
+
+
+def test_trace_findings_claim_the_rise_to_the_end_only_at_wincotts_high_epsilon(dp_dcgan):
+    claims = [f["claim"] for f in dp_dcgan._trace_findings([1.0, 5.0], epochs=30)]
+    assert claims == ["lowest ε: better at epoch 10 than at the end (judge FID)",
+                      "lowest ε: better at epoch 10 than at the end (confident share)"]
+    assert len(dp_dcgan._trace_findings([1.0, 9.0], epochs=30)) == 4
+
+
+@pytest.mark.parametrize("d_steps", [1, 2, 3])
+def test_each_dp_model_is_calibrated_for_the_discriminator_steps_of_its_passes(dp_dcgan, d_steps):
+    from tfdpfair.privacy import privacy_spend
+
+    base = dp_dcgan.PRESETS["smoke"]
+    config = dataclasses.replace(base, gan=dataclasses.replace(base.gan, d_steps=d_steps), gan_epochs=3)
+    examples = 1010  # not a multiple of batch · d_steps: a pass drops the last partial batch
+    steps, settings = dp_dcgan._gan_settings(config, examples=examples)
+    schedule = dp_dcgan._schedule(config, steps)
+    # gan_epochs passes, each of examples // (batch · d_steps) generator steps of d_steps discriminator steps
+    assert schedule.max_steps == 3 * (examples // (config.gan.batch_size * d_steps))
+    assert schedule.max_steps * d_steps == steps and schedule.decay_step == steps // 2
+    for label, eps, dp in settings:
+        if eps is None:
+            continue
+        spend = privacy_spend(sampling_rate=config.gan.batch_size / examples, noise_multiplier=dp.noise_multiplier,
+                              steps=steps, delta=dp.delta)
+        assert spend.epsilon_classic == pytest.approx(eps, rel=0.02) and spend.epsilon_classic <= eps * 1.0001, label
