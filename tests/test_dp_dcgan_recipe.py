@@ -93,3 +93,16 @@ def test_each_dp_model_is_calibrated_for_the_discriminator_steps_of_its_passes(d
         spend = privacy_spend(sampling_rate=config.gan.batch_size / examples, noise_multiplier=dp.noise_multiplier,
                               steps=steps, delta=dp.delta)
         assert spend.epsilon_classic == pytest.approx(eps, rel=0.02) and spend.epsilon_classic <= eps * 1.0001, label
+
+
+@pytest.mark.parametrize("baseline", [True, False])
+def test_the_gan_baseline_flag_adds_or_leaves_out_only_the_non_private_model_and_its_finding(dp_dcgan, baseline):
+    config = dataclasses.replace(dp_dcgan.PRESETS["paper"], gan_baseline=baseline)
+    _, settings = dp_dcgan._gan_settings(config, examples=60000)
+    assert [eps for _, eps, _ in settings] == list(config.gan_epsilons) + [None] * baseline
+    assert all(dp.enabled == (eps is not None) for _, eps, dp in settings)
+    measured = {"judge_fid": {eps: 10.0 / eps for eps in config.gan_epsilons}
+                | ({"non-private": 0.5} if baseline else {})}
+    claims = [f["claim"] for f in dp_dcgan._gan_findings(list(config.gan_epsilons), measured)]
+    assert ("non-private best (judge FID)" in claims) == baseline
+    assert {"lowest ε worst (judge FID)", "quality falls as ε falls (judge FID)"} <= set(claims)
