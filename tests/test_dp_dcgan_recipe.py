@@ -39,7 +39,7 @@ def test_the_scale_must_be_a_positive_number(dp_dcgan, scale):
 
 
 def test_trace_epochs_are_wincotts_for_thirty_epochs_and_inside_any_run(dp_dcgan):
-    assert dp_dcgan._trace_epochs(30) == (10, 30, (5, 10, 20, 30))  # §6.1 shows epochs 5, 10, 20 and 30
+    assert dp_dcgan._trace_epochs(30) == (10, 30, (5, 10, 20, 30))  # Figure 6.3 shows epochs 5, 10, 20 and 30
     assert dp_dcgan._trace_epochs(2) == (1, 2, (1, 2))
     assert dp_dcgan._trace_epochs(1) == (1, 1, (1,))
     for epochs in range(1, 61):
@@ -106,3 +106,22 @@ def test_the_gan_baseline_flag_adds_or_leaves_out_only_the_non_private_model_and
     claims = [f["claim"] for f in dp_dcgan._gan_findings(list(config.gan_epsilons), measured)]
     assert ("non-private best (judge FID)" in claims) == baseline
     assert {"lowest ε worst (judge FID)", "quality falls as ε falls (judge FID)"} <= set(claims)
+
+
+@pytest.mark.parametrize("private,claims", [
+    ([10.0], ["highest ε: better at the end than at epoch 10"]),  # one ε ≥ 9: Wincott's ε = 9 claim only
+    ([5.0], ["lowest ε: better at epoch 10 than at the end"]),
+    ([1.0, 10.0], ["lowest ε: better at epoch 10 than at the end", "highest ε: better at the end than at epoch 10"]),
+])
+def test_a_sweep_of_one_epsilon_gets_the_trace_claim_that_fits_its_value(dp_dcgan, private, claims):
+    got = [f["claim"] for f in dp_dcgan._trace_findings(private, epochs=30)]
+    assert got == [f"{c} ({m})" for m in ("judge FID", "confident share") for c in claims]
+
+
+def test_the_privacy_plan_without_the_baseline_lists_every_dp_model(dp_dcgan, tmp_path):
+    from tfdpfair import experiment
+
+    config = dataclasses.replace(dp_dcgan.PRESETS["smoke"], gan_baseline=False, stages=("gan",))
+    ctx = experiment.RunContext(slug="dp_dcgan", preset="smoke", out=tmp_path, data_dir=None, seed=0, resume=False)
+    labels = [p["setting"] for p in dp_dcgan.plan(config, ctx).privacy]
+    assert labels == [f"DP-DCGAN eps={e:g}" for e in config.gan_epsilons]
