@@ -60,7 +60,7 @@ embedded MNIST — 4,000 train / 1,000 test real digits — unless ``--data-dir`
 and 10 and non-private, the ε values chosen by measurement, see ``PRESETS``), ``paper``
 (full MNIST; refuses the embedded subset; the GAN sweep — 7 DCGANs × 15,000 discriminator steps —
 took 6 h 12 min in all on 2 cores with ``TF_ENABLE_ONEDNN_OPTS=1``: 0.19 s a DP step at batch 120 on an
-AMD EPYC with AVX2, 2.6× slower with oneDNN off; a GPU is the place for it).
+AMD EPYC with AVX2, 2.4× slower with oneDNN off; a GPU is the place for it).
 
     python reproductions/dp_dcgan.py --preset quick
     python reproductions/dp_dcgan.py --preset paper --data-dir ../shared/data
