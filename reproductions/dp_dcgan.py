@@ -546,10 +546,12 @@ def _gan_stage(config, ctx, train, test, results, figures) -> None:
     for key, figure in (("judge_fid", "judge_fid_per_epoch"), ("confident", "judge_confident_share_per_epoch"),
                         ("class_kl", "judge_class_kl_per_epoch")):
         if traces and any(key in v for trace in traces.values() for v in trace.values()):
-            figures[figure] = plot_lines({label: [(e, v[key]) for e, v in sorted(trace.items())
-                                                  if v.get(key) is not None]
-                                          for label, trace in traces.items()}, xlabel="epoch", integer_x=True,
-                                         ylabel=_MEASURES[key][1], title="after each epoch (Wincott, Fig. 6.2–6.3)")
+            lines = {label: [(e, v[key]) for e, v in sorted(trace.items()) if v.get(key) is not None]
+                     for label, trace in traces.items()}
+            # the judge FID spans decades between the ε (2-150 in the paper run): log y keeps the low ones legible
+            log_y = key == "judge_fid" and all(y > 0 for points in lines.values() for _, y in points)
+            figures[figure] = plot_lines(lines, xlabel="epoch", integer_x=True, log_y=log_y, ylabel=_MEASURES[key][1],
+                                         title="after each epoch (Wincott, Fig. 6.2–6.3)")
     if shares:
         real_shares = np.bincount(test.y, minlength=test.num_classes) / len(test)
         shares["real test digits (their labels)"] = [(digit, float(v)) for digit, v in enumerate(real_shares)]

@@ -31,6 +31,19 @@ def test_plot_lines_integer_x_ticks_whole_numbers_only():
     plt.close("all")
 
 
+def test_plot_lines_log_y_keeps_the_values_and_refuses_non_positive_ones():
+    fig = plot_lines({"eps=1": [(1, 130.0), (2, 10.7)], "eps=10": [(1, 2.7), (2, 9.2)]}, xlabel="epoch",
+                     ylabel="judge FID", log_y=True)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert list(ax.get_lines()[0].get_ydata()) == [130.0, 10.7]
+    assert plot_lines({"a": [(1, 1.0)]}, xlabel="x", ylabel="y").axes[0].get_yscale() == "linear"
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="y > 0"):
+            plot_lines({"a": [(1, 1.0), (2, bad)]}, xlabel="x", ylabel="y", log_y=True)
+    plt.close("all")
+
+
 def test_plot_step_curves_has_a_panel_per_run():
     records = [{"step": 0, "accuracy": 0.5, "accuracy[f]": 0.5}, {"step": 10, "accuracy": 0.8, "accuracy[f]": 0.9}]
     fig = plot_step_curves({"run 1": records, "run 2": records}, keys=("accuracy", "accuracy[f]"),

@@ -79,14 +79,17 @@ def plot_metric_vs_epsilon(points, *, ylabel: str, reference=None, reference_lab
 
 
 def plot_lines(series, *, xlabel: str, ylabel: str, title: str = "", intervals=None, xticks=None,
-               categorical_x: bool = False, integer_x: bool = False, styles=None) -> "plt.Figure":
+               categorical_x: bool = False, integer_x: bool = False, log_y: bool = False, styles=None) -> "plt.Figure":
     """One line per label: ``series`` = {label: [(x, y), ...]}.
 
     ``intervals`` = {label: [(low, high), ...]} (same order as the points) draws error bars;
     ``categorical_x`` places the x values evenly, labelled as given (e.g. imbalance levels);
     ``integer_x`` puts ticks on whole numbers only (epochs; ignored with ``categorical_x`` or ``xticks``);
+    ``log_y`` draws y on a log scale (values spanning decades, e.g. FID; every y must be > 0, else ValueError);
     ``styles`` = {label: matplotlib line keywords} (e.g. ``{"color": "C0", "linestyle": "--"}``).
     """
+    if log_y and any(not y > 0 for points in series.values() for _, y in points):
+        raise ValueError("plot_lines(log_y=True) needs every y > 0")
     fig, ax = plt.subplots(figsize=(5.0, 3.6))
     categories = sorted({x for points in series.values() for x, _ in points}) if categorical_x else None
     for label, points in series.items():
@@ -106,11 +109,13 @@ def plot_lines(series, *, xlabel: str, ylabel: str, title: str = "", intervals=N
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if log_y:
+        ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which="both" if log_y else "major")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     fig.tight_layout()
